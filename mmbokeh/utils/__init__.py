@@ -1,0 +1,3 @@
+from .checkpoint_compat import register_checkpoint_globals
+
+__all__ = ['register_checkpoint_globals']
