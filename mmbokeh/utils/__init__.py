@@ -1,3 +1,4 @@
 from .checkpoint_compat import register_checkpoint_globals
+from .io import atomic_path, atomic_torch_save
 
-__all__ = ['register_checkpoint_globals']
+__all__ = ['register_checkpoint_globals', 'atomic_path', 'atomic_torch_save']

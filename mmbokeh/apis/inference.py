@@ -1,0 +1,60 @@
+"""High-level API: build a model from a config and run it on images."""
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+
+from mmbokeh.registry import MODELS
+from mmbokeh.structures import DepthDataSample
+
+ImageType = Union[str, Path, np.ndarray]
+_DEPTH_ONLY_TRANSFORMS = ('LoadDepth', 'mmbokeh.LoadDepth')
+
+
+def init_model(config: Union[str, Path, Config], checkpoint: Optional[str] = None, device: str = 'cpu',
+               cfg_options: Optional[dict] = None) -> torch.nn.Module:
+    """Build the model of ``config`` (path or Config), load ``checkpoint`` if given, move to ``device``, eval mode.
+
+    The config is kept as ``model.cfg`` (for :func:`inference_model`).
+    """
+    cfg = Config.fromfile(str(config)) if isinstance(config, (str, Path)) else config
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmbokeh'))
+    model = MODELS.build(cfg.model)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
+def _inference_pipeline(cfg: Config, from_array: bool) -> Compose:
+    pipeline = cfg.get('infer_pipeline') or cfg.test_dataloader.dataset.pipeline
+    steps = [t for t in pipeline if t['type'] not in _DEPTH_ONLY_TRANSFORMS]
+    if from_array:
+        steps = [t for t in steps if not str(t['type']).endswith('LoadImage')]
+    return Compose(steps)
+
+
+@torch.no_grad()
+def inference_model(model: torch.nn.Module, images: Union[ImageType, Sequence[ImageType]]) -> List[DepthDataSample]:
+    """Predict depth for one image or a list (paths or BGR uint8 arrays [H, W, 3]).
+
+    Returns one DepthDataSample per image with ``pred_depth.data`` [1, H, W] (metres) at the image's original size.
+    """
+    single = not isinstance(images, (list, tuple))
+    images = [images] if single else list(images)
+    init_default_scope(model.cfg.get('default_scope', 'mmbokeh'))
+    batch = []
+    for img in images:
+        if isinstance(img, np.ndarray):
+            results = dict(img=img, img_path=None, img_shape=img.shape[:2], ori_shape=img.shape[:2])
+            batch.append(_inference_pipeline(model.cfg, True)(results))
+        else:
+            batch.append(_inference_pipeline(model.cfg, False)(dict(img_path=str(img))))
+    return model.test_step(pseudo_collate(batch))

@@ -1,0 +1,120 @@
+"""Any timm Vision Transformer as a tap-exposing backbone."""
+from typing import List, Optional, Sequence
+
+import timm
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from torch.utils.checkpoint import checkpoint
+
+from mmbokeh.registry import MODELS
+
+
+@MODELS.register_module()
+class TimmViT(BaseModule):
+    """A timm ViT whose normalised patch tokens are tapped after chosen blocks.
+
+    Args:
+        model_name: timm model name (built with ``pretrained=False``; weights come from ``pretrained`` or a checkpoint).
+        out_indices: block indices to tap (0-based, ``len(blocks)`` taps max).
+        pretrained: optional local path to a state dict with timm key names.
+        with_cp: run each block under activation checkpointing (saves memory while training).
+        frozen: freeze all parameters and keep the module in eval mode.
+        **timm_kwargs: passed to ``timm.create_model`` (e.g. ``img_size``, ``drop_path_rate``).
+
+    Forward: image [B, 3, H, W] (H, W multiples of the patch size) -> tuple of patch tokens [B, h*w, C], one per tap,
+    after the final norm, with ``self.grid_size(image)`` = (h, w).
+    """
+
+    def __init__(self,
+                 model_name: str,
+                 out_indices: Sequence[int],
+                 pretrained: Optional[str] = None,
+                 with_cp: bool = False,
+                 frozen: bool = False,
+                 init_cfg: Optional[dict] = None,
+                 **timm_kwargs) -> None:
+        super().__init__(init_cfg=init_cfg)
+        timm_kwargs.setdefault('dynamic_img_size', True)
+        self.vit = timm.create_model(model_name, pretrained=False, num_classes=0, **timm_kwargs)
+        depth = len(self.vit.blocks)
+        bad = [i for i in out_indices if not -depth <= i < depth]
+        if bad:
+            raise ValueError(f'out_indices {list(out_indices)} out of range for {model_name} with {depth} blocks')
+        self.out_indices = [i % depth for i in out_indices]
+        self.embed_dim: int = self.vit.embed_dim
+        self.patch_size: int = self.vit.patch_embed.patch_size[0]
+        self.with_cp = with_cp
+        self.frozen = frozen
+        if pretrained is not None:
+            self.load_pretrained(pretrained)
+        if frozen:
+            self.requires_grad_(False)
+
+    def load_pretrained(self, path: str) -> None:
+        """Load a local state dict (timm key names; DINOv2's extra ``mask_token`` is ignored)."""
+        state = torch.load(path, map_location='cpu', weights_only=True)
+        state = state.get('state_dict', state.get('model', state))
+        state = {k: v for k, v in state.items() if k != 'mask_token'}
+        missing, unexpected = self.vit.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise KeyError(f'{path}: missing keys {missing[:5]}..., unexpected keys {unexpected[:5]}...')
+
+    def train(self, mode: bool = True) -> 'TimmViT':
+        return super().train(mode and not self.frozen)
+
+    def init_weights(self) -> None:
+        # timm initialises itself; a checkpoint or ``pretrained`` overrides it. Skip mmengine's generic init.
+        pass
+
+    def grid_size(self, image: torch.Tensor) -> tuple:
+        h, w = image.shape[-2:]
+        if h % self.patch_size or w % self.patch_size:
+            raise ValueError(f'image size {h}x{w} must be a multiple of the patch size {self.patch_size}')
+        return h // self.patch_size, w // self.patch_size
+
+    def tokens(self, image: torch.Tensor) -> torch.Tensor:
+        """Patch-embedded tokens with prefix tokens and position embedding: [B, P + h*w, C]."""
+        x = self.vit.patch_embed(image)
+        x = self.vit._pos_embed(x)
+        return self.vit.norm_pre(self.vit.patch_drop(x))
+
+    def forward(self, image: torch.Tensor) -> List[torch.Tensor]:
+        self.grid_size(image)
+        x = self.tokens(image)
+        taps, last = [], max(self.out_indices)
+        for i, block in enumerate(self.vit.blocks[:last + 1]):
+            if self.with_cp and self.training and x.requires_grad:
+                x = checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
+            if i in self.out_indices:
+                taps.append(self.vit.norm(x)[:, self.vit.num_prefix_tokens:])
+        return taps
+
+
+def resample_pos_embed_like_dinov2(pos_embed: torch.Tensor, grid: tuple, offset: float = 0.1,
+                                   antialias: bool = False) -> torch.Tensor:
+    """DINOv2's (and Depth Anything V2's) position-embedding interpolation.
+
+    pos_embed [1, 1 + M*M, C] (class token first), grid (h, w) patches -> [1, 1 + h*w, C]. Bicubic with
+    ``scale_factor = (h + offset) / M, (w + offset) / M`` and no antialias, exactly as the official code, whose sampling
+    positions follow the scale factor and therefore differ from timm's size-based (antialiased) resampling.
+    """
+    n = pos_embed.shape[1] - 1
+    m = int(round(n ** 0.5))
+    h, w = grid
+    if n == h * w and h == w:
+        return pos_embed
+    dtype = pos_embed.dtype
+    pos_embed = pos_embed.float()
+    patch = pos_embed[:, 1:].reshape(1, m, m, -1).permute(0, 3, 1, 2)
+    if offset:
+        kwargs = dict(scale_factor=((h + offset) / m, (w + offset) / m))
+    else:
+        kwargs = dict(size=(h, w))
+    patch = nn.functional.interpolate(patch, mode='bicubic', antialias=antialias, **kwargs)
+    if patch.shape[-2:] != (h, w):
+        raise RuntimeError(f'position embedding resampled to {tuple(patch.shape[-2:])}, expected {(h, w)}')
+    patch = patch.permute(0, 2, 3, 1).reshape(1, h * w, -1)
+    return torch.cat([pos_embed[:, :1], patch], dim=1).to(dtype)

@@ -1,0 +1,3 @@
+from .depth_data_preprocessor import DepthDataPreprocessor
+
+__all__ = ['DepthDataPreprocessor']

@@ -1,0 +1,3 @@
+from .bokeh_depth_estimator import BokehDepthEstimator
+
+__all__ = ['BokehDepthEstimator']

@@ -1,0 +1,53 @@
+"""Key mapping from official Depth Anything V2 / BokehDepth checkpoints to mmbokeh models."""
+from typing import Dict, Tuple
+
+import torch
+
+from mmbokeh.models.backbones.dinov2 import DINOV2_ARCHS
+
+WIDTH_TO_ARCH = {384: 's', 768: 'b', 1024: 'l'}
+DROPPED_KEYS = ('pretrained.mask_token', )  # DINOv2's masked-image-modelling token: unused for depth.
+
+
+def unwrap_state_dict(ckpt: dict, src: str = 'checkpoint') -> Dict[str, torch.Tensor]:
+    """Plain state dict from an official checkpoint: plain, ``{'model': ...}`` or ``{'state_dict': ...}``,
+    with any ``module.`` (DDP) prefix removed."""
+    if not isinstance(ckpt, dict):
+        raise TypeError(f'{src}: expected a dict checkpoint, got {type(ckpt).__name__}')
+    for key in ('model', 'state_dict'):
+        if key in ckpt and isinstance(ckpt[key], dict):
+            ckpt = ckpt[key]
+            break
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in ckpt.items()}
+
+
+def encoder_arch(state: Dict[str, torch.Tensor], src: str = 'checkpoint') -> str:
+    """'s' / 'b' / 'l' read from the encoder width (``pretrained.cls_token`` [1, 1, C])."""
+    if 'pretrained.cls_token' not in state:
+        raise KeyError(f"{src}: no 'pretrained.cls_token'; is this an official Depth Anything V2 checkpoint? "
+                       f'first keys: {list(state)[:5]}')
+    width = state['pretrained.cls_token'].shape[-1]
+    if width not in WIDTH_TO_ARCH:
+        raise ValueError(f'{src}: encoder width {width} not supported (ViT-S/B/L: {sorted(WIDTH_TO_ARCH)})')
+    arch = WIDTH_TO_ARCH[width]
+    n_blocks = len({k.split('.')[2] for k in state if k.startswith('pretrained.blocks.')})
+    expected = {'s': 12, 'b': 12, 'l': 24}[arch]
+    if n_blocks != expected:
+        raise ValueError(f'{src}: width {width} ({DINOV2_ARCHS[arch]["model_name"]}) expects {expected} blocks, '
+                         f'found {n_blocks}')
+    return arch
+
+
+def convert_dav2(state: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], list]:
+    """Official DAv2 keys -> mmbokeh ``BokehDepthEstimator`` keys. Returns (new state, keys not recognised)."""
+    out, unknown = {}, []
+    for key, value in state.items():
+        if key in DROPPED_KEYS:
+            continue
+        if key.startswith('pretrained.'):
+            out['backbone.vit.' + key[len('pretrained.'):]] = value
+        elif key.startswith('depth_head.'):
+            out['decode_head.' + key[len('depth_head.'):]] = value
+        else:
+            unknown.append(key)
+    return out, unknown
