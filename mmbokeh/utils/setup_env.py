@@ -1,0 +1,42 @@
+"""Run-time set-up shared by the tools: CPU distributed training and early checks of what a config needs."""
+import os
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+CONVERT_HINT = {
+    'dav2': 'python tools/convert/dav2_to_mmbokeh.py <official depth_anything_v2_*.pth> {path}',
+    'bokehdepth': 'python tools/convert/bokehdepth_to_mmbokeh.py <official DAV2_dsfa_release.pth> {path}',
+}
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Let mmengine's ``pytorch`` launcher run on machines without a GPU.
+
+    mmengine's launcher calls ``torch.cuda.set_device`` and wraps the model with ``device_ids=[LOCAL_RANK]``, both of
+    which fail without CUDA. Here we initialise the process group with gloo first (mmengine then skips its own
+    initialisation) and wrap the model with ``device_ids=None`` as DDP requires for CPU modules.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel', broadcast_buffers=False,
+                                                   find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+
+
+def check_load_from(cfg: Config) -> None:
+    """Fail in seconds, with the command that makes it, when the config's ``load_from`` checkpoint is missing."""
+    path = cfg.get('load_from')
+    if not path or cfg.get('resume') or '://' in str(path) or Path(path).is_file():
+        return
+    kind = cfg.get('load_from_kind', 'dav2')
+    raise FileNotFoundError(
+        f"load_from checkpoint '{path}' does not exist (cwd {os.getcwd()}). Convert the official weights with\n"
+        f"    {CONVERT_HINT.get(kind, CONVERT_HINT['dav2']).format(path=path)}\n"
+        f"or pass --cfg-options load_from=<path> (load_from=None trains from scratch).")
