@@ -4,7 +4,13 @@ mmengine 0.10.x saves its ``MessageHub`` (``HistoryBuffer`` objects holding nump
 checkpoint ``meta``. Since torch 2.6 ``torch.load`` defaults to ``weights_only=True`` and rejects these globals,
 so ``--resume`` and ``load_checkpoint`` fail. Instead of turning the safe unpickler off, we allow-list exactly the
 classes that mmengine writes: they hold data only and run no code when unpickled.
+
+One reference needs care: ``HistoryBuffer`` pickles its statistics methods as ``getattr(HistoryBuffer, 'mean')``.
+Allowing the builtin ``getattr`` would let a checkpoint reach any attribute of any allowed class, so we register a
+restricted stand-in under the name ``builtins.getattr`` that resolves only those statistics methods.
 """
+import pickle
+
 import numpy as np
 import torch
 
@@ -21,11 +27,23 @@ def _numpy_globals() -> list:
     return dtypes + [_reconstruct, scalar]
 
 
+DEFAULT_STATISTICS = frozenset({'min', 'max', 'current', 'mean'})  # HistoryBuffer._set_default_statistics
+
+
+def history_buffer_getattr(obj, name: str):
+    """``getattr`` limited to ``HistoryBuffer``'s registered statistics methods (what its pickle references)."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    allowed = DEFAULT_STATISTICS | set(HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and name in allowed:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(f'checkpoint asks for getattr({obj!r}, {name!r}); only HistoryBuffer statistics '
+                                 f'methods {sorted(allowed)} are allowed')
+
+
 def checkpoint_globals() -> list:
     """The classes and functions an mmengine checkpoint's pickle references besides tensors and builtins."""
     from mmengine.logging.history_buffer import HistoryBuffer
-    from mmengine.logging.message_hub import MessageHub  # noqa: F401  (saved as a state dict, kept for clarity)
-    return [HistoryBuffer] + _numpy_globals()
+    return [HistoryBuffer, (history_buffer_getattr, 'builtins.getattr')] + _numpy_globals()
 
 
 def register_checkpoint_globals() -> None:
