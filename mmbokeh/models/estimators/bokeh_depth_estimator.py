@@ -26,6 +26,9 @@ class BokehDepthEstimator(BaseModel):
         train_cfg: ``min_depth`` / ``max_depth`` (metres) bounds of valid ground truth for the loss.
         test_cfg: ``resize_to_ori`` (default True): predictions are cropped to ``img_shape`` and resized (bilinear,
             align_corners as Depth Anything V2) to the ground truth's ``ori_shape``.
+        stack_grad: back-propagate through the encoder passes of the stack frames (False: they run under no_grad,
+            as the official ``grad_free_stack``; the reference frame always keeps its gradient).
+        frame_chunk: encode at most this many frames per encoder call (bounds memory); None: all B*(S+1) at once.
     """
 
     def __init__(self,
@@ -36,6 +39,8 @@ class BokehDepthEstimator(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
+                 stack_grad: bool = True,
+                 frame_chunk: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='mmbokeh.DepthDataPreprocessor')
@@ -49,6 +54,7 @@ class BokehDepthEstimator(BaseModel):
         self.loss_module = MODELS.build(loss if loss is not None else dict(type='mmbokeh.SiLogLoss', lambd=0.5))
         self.train_cfg = dict(min_depth=1e-3, max_depth=self.decode_head.max_depth, **(train_cfg or {}))
         self.test_cfg = dict(resize_to_ori=True, **(test_cfg or {}))
+        self.stack_grad, self.frame_chunk = stack_grad, frame_chunk
 
     # ------------------------------------------------------------------ tensor API
     def extract_taps(self, image: torch.Tensor, stack: Optional[torch.Tensor] = None,
@@ -62,7 +68,23 @@ class BokehDepthEstimator(BaseModel):
         if k is None or tuple(k.shape) != tuple(stack.shape[:2]):
             raise ValueError(f'k must be [B, S] = {tuple(stack.shape[:2])}, got '
                              f'{None if k is None else tuple(k.shape)}')
-        return self.neck.fuse(self.backbone, image, stack, k)
+        B, S = stack.shape[:2]
+        if self.stack_grad or not self.training:
+            frames = torch.cat([image[:, None], stack], dim=1).flatten(0, 1)
+            taps = [t.unflatten(0, (B, S + 1)) for t in self._encode(frames)]
+        else:
+            ref = self._encode(image)
+            with torch.no_grad():
+                rest = self._encode(stack.flatten(0, 1))
+            taps = [torch.cat([r[:, None], s.unflatten(0, (B, S))], dim=1) for r, s in zip(ref, rest)]
+        k_all = torch.cat([k.new_zeros(B, 1), k], dim=1)
+        return self.neck(taps, k_all)
+
+    def _encode(self, frames: torch.Tensor) -> List[torch.Tensor]:
+        """Encoder taps of a batch of frames [M, 3, H, W], ``frame_chunk`` frames per call."""
+        chunk = self.frame_chunk or frames.shape[0]
+        parts = [self.backbone(f) for f in frames.split(chunk)]
+        return [torch.cat(p, dim=0) for p in zip(*parts)]
 
     def forward_depth(self, image: torch.Tensor, stack: Optional[torch.Tensor] = None,
                       k: Optional[torch.Tensor] = None) -> torch.Tensor:

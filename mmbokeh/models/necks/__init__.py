@@ -1,1 +1,3 @@
-__all__ = []
+from .defocus_aggregation import DefocusAggregation
+
+__all__ = ['DefocusAggregation']

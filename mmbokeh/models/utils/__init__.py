@@ -1,3 +1,3 @@
-from .ckpt_convert import convert_dav2, encoder_arch, unwrap_state_dict
+from .ckpt_convert import convert_bokehdepth, convert_dav2, encoder_arch, fused_taps, unwrap_state_dict
 
-__all__ = ['convert_dav2', 'encoder_arch', 'unwrap_state_dict']
+__all__ = ['convert_bokehdepth', 'convert_dav2', 'encoder_arch', 'fused_taps', 'unwrap_state_dict']

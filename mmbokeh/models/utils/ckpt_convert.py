@@ -38,16 +38,35 @@ def encoder_arch(state: Dict[str, torch.Tensor], src: str = 'checkpoint') -> str
     return arch
 
 
-def convert_dav2(state: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], list]:
-    """Official DAv2 keys -> mmbokeh ``BokehDepthEstimator`` keys. Returns (new state, keys not recognised)."""
+DAV2_PREFIXES = {'pretrained.': 'backbone.vit.', 'depth_head.': 'decode_head.'}
+# Official BokehDepth ``DepthAnythingV2DSFA``: DSFA blocks under encoder_fusion.layers.{tap}.block.
+BOKEHDEPTH_PREFIXES = dict(DAV2_PREFIXES, **{'encoder_fusion.layers.': 'neck.layers.'})
+
+
+def _rename(state: Dict[str, torch.Tensor], prefixes: Dict[str, str]) -> Tuple[Dict[str, torch.Tensor], list]:
     out, unknown = {}, []
     for key, value in state.items():
         if key in DROPPED_KEYS:
             continue
-        if key.startswith('pretrained.'):
-            out['backbone.vit.' + key[len('pretrained.'):]] = value
-        elif key.startswith('depth_head.'):
-            out['decode_head.' + key[len('depth_head.'):]] = value
-        else:
+        src = next((p for p in prefixes if key.startswith(p)), None)
+        if src is None:
             unknown.append(key)
+            continue
+        new = prefixes[src] + key[len(src):]
+        out[new.replace('.block.', '.', 1) if src == 'encoder_fusion.layers.' else new] = value
     return out, unknown
+
+
+def convert_dav2(state: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], list]:
+    """Official DAv2 keys -> mmbokeh ``BokehDepthEstimator`` keys. Returns (new state, keys not recognised)."""
+    return _rename(state, DAV2_PREFIXES)
+
+
+def convert_bokehdepth(state: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], list]:
+    """Official BokehDepth ``DepthAnythingV2DSFA`` keys -> mmbokeh keys (estimator with a DefocusAggregation neck)."""
+    return _rename(state, BOKEHDEPTH_PREFIXES)
+
+
+def fused_taps(state: Dict[str, torch.Tensor]) -> list:
+    """Tap indices that carry a DSFA block in an official BokehDepth state dict."""
+    return sorted({int(k.split('.')[2]) for k in state if k.startswith('encoder_fusion.layers.')})
