@@ -1,0 +1,3 @@
+from .hooks import DepthVisualizationHook
+
+__all__ = ['DepthVisualizationHook']

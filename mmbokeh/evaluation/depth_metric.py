@@ -1,0 +1,148 @@
+"""DepthMetric: the standard monocular depth metrics for mmengine's evaluator."""
+import io
+import logging
+import os.path as osp
+import warnings
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger, print_log
+from mmengine.structures import BaseDataElement
+
+from mmbokeh.registry import METRICS
+from .output_files import atomic_write_bytes, output_stem
+from .functional import DEPTH_METRIC_KEYS, CropType, check_crop, crop_box, depth_eval_mask, depth_metrics
+
+
+def _depth_map(data_sample: dict, key: str, where: str) -> np.ndarray:
+    """``data_sample[key]['data']`` ([1, H, W] or [H, W] tensor or array) as a floating [H, W] array (float32 for
+    tensors, the array's own float dtype otherwise)."""
+    try:
+        data = data_sample[key]['data']
+    except (KeyError, TypeError):
+        raise KeyError(f"DepthMetric: data sample{where} has no '{key}' with a 'data' field "
+                       f"(keys: {sorted(data_sample)})") from None
+    if isinstance(data, torch.Tensor):
+        data = data.detach().float().cpu().numpy()
+    data = np.asarray(data)
+    if not np.issubdtype(data.dtype, np.floating):
+        data = data.astype(np.float64)
+    if data.ndim == 3 and data.shape[0] == 1:
+        data = data[0]
+    if data.ndim != 2:
+        raise ValueError(f'DepthMetric: {key} must be [1, H, W] or [H, W], got {data.shape}{where}')
+    return data
+
+
+@METRICS.register_module()
+class DepthMetric(BaseMetric):
+    """d1 d2 d3 abs_rel sq_rel rmse rmse_log log10 silog, computed per image and averaged over images.
+
+    The ground truth is valid where ``min_depth < gt < max_depth`` (open at both ends, as in BTS, ZoeDepth and
+    mmsegmentation: a depth exactly at the cap, e.g. NYUv2's 10 m saturation, is not evaluated), inside the crop.
+    Images without a valid pixel are skipped and counted (``num_skipped`` after ``compute_metrics``).
+
+    Args:
+        min_depth, max_depth: evaluation range of the ground truth, metres.
+        crop: None, 'nyu_eigen' (rows 45:471, cols 41:601 of a 480x640 ground truth) or (top, bottom, left, right)
+            as Python slice bounds.
+        median_scaling: multiply the prediction by median(gt) / median(pred) over the valid pixels before clipping
+            (for relative-depth models).
+        clip_pred: clamp the prediction to [min_depth, max_depth] (BTS / ZoeDepth evaluation).
+        collect_device: 'cpu' or 'gpu', for gathering results across ranks.
+        prefix: prefix of the metric keys (None: the keys are exactly the nine names).
+        output_dir: if set, each raw prediction (before scaling or clipping) is saved there as a float32 [H, W]
+            ``<parent folder>_<image stem>.npy`` in metres, written atomically.
+    """
+
+    default_prefix: Optional[str] = None
+
+    def __init__(self,
+                 min_depth: float = 1e-3,
+                 max_depth: float = 10.0,
+                 crop: CropType = None,
+                 median_scaling: bool = False,
+                 clip_pred: bool = True,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 output_dir: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        if not 0 <= min_depth < max_depth:
+            raise ValueError(f'DepthMetric: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
+        check_crop(crop)
+        self.min_depth = float(min_depth)
+        self.max_depth = float(max_depth)
+        self.crop = crop
+        self.median_scaling = median_scaling
+        self.clip_pred = clip_pred
+        self.output_dir = output_dir
+        self.num_skipped = 0
+        self._saved_names: set = set()
+
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        """Compute the metrics of each image; data samples are dicts (or DepthDataSample) with
+        ``pred_depth['data']`` and ``gt_depth['data']`` of the same [1, H, W] shape, metres."""
+        for sample in data_samples:
+            if isinstance(sample, BaseDataElement):
+                sample = sample.to_dict()
+            img_path = sample.get('img_path')
+            where = f' (img_path={img_path})' if img_path else ''
+            pred = _depth_map(sample, 'pred_depth', where)
+            gt = _depth_map(sample, 'gt_depth', where)
+            if pred.shape != gt.shape:
+                raise ValueError(f'DepthMetric: pred_depth shape {pred.shape} != gt_depth shape {gt.shape}{where}; '
+                                 'predictions must be resized to the ground truth before evaluation')
+            if self.output_dir is not None:
+                self._save_prediction(pred, img_path, len(self.results))
+            self.results.append(self._image_metrics(pred, gt, where))
+
+    def _image_metrics(self, pred: np.ndarray, gt: np.ndarray, where: str) -> Optional[Dict[str, float]]:
+        mask = depth_eval_mask(gt, self.min_depth, self.max_depth, crop_box(self.crop, gt.shape, where))
+        if not mask.any():
+            return None
+        pred, gt = pred[mask].astype(np.float64), gt[mask].astype(np.float64)
+        if self.median_scaling:
+            pred_median = np.median(pred)
+            if not pred_median > 0:
+                raise ValueError(f'DepthMetric: median_scaling needs a positive median prediction on the valid '
+                                 f'pixels, got {pred_median}{where}')
+            pred = pred * (np.median(gt) / pred_median)
+        if self.clip_pred:
+            pred = np.clip(pred, self.min_depth, self.max_depth)
+        return depth_metrics(pred, gt)
+
+    def _save_prediction(self, pred: np.ndarray, img_path: Optional[str], index: int) -> None:
+        name = output_stem(img_path) if img_path else f'pred_{index:06d}'
+        if name in self._saved_names:
+            warnings.warn(f'DepthMetric: {name}.npy was already written in this run and is overwritten '
+                          f'(img_path={img_path})')
+        self._saved_names.add(name)
+        buf = io.BytesIO()
+        np.save(buf, pred.astype(np.float32))
+        atomic_write_bytes(osp.join(self.output_dir, f'{name}.npy'), buf.getvalue())
+
+    def compute_metrics(self, results: List[Optional[Dict[str, float]]]) -> Dict[str, float]:
+        """Average the per-image metrics over the images that had a valid pixel, and log them as a table."""
+        logger: MMLogger = MMLogger.get_current_instance()
+        kept = [r for r in results if r is not None]
+        self.num_skipped = len(results) - len(kept)
+        if not kept:
+            raise ValueError(f'DepthMetric: none of the {len(results)} images has a ground-truth pixel in '
+                             f'({self.min_depth}, {self.max_depth}) m inside crop={self.crop!r}; check the depth '
+                             'units (metres) and min_depth / max_depth')
+        metrics = {k: float(np.mean([r[k] for r in kept])) for k in DEPTH_METRIC_KEYS}
+        if self.num_skipped:
+            print_log(f'DepthMetric: {self.num_skipped} of {len(results)} images had no valid ground-truth '
+                      'pixel and were skipped', logger=logger, level=logging.WARNING)
+        print_log(f'DepthMetric over {len(kept)} images:\n' + self._table(metrics), logger=logger)
+        return metrics
+
+    @staticmethod
+    def _table(metrics: Dict[str, float]) -> str:
+        cells = [(k, f'{metrics[k]:.4f}') for k in DEPTH_METRIC_KEYS]
+        widths = [max(len(k), len(v)) for k, v in cells]
+        header = ' | '.join(k.rjust(w) for (k, _), w in zip(cells, widths))
+        values = ' | '.join(v.rjust(w) for (_, v), w in zip(cells, widths))
+        return f'{header}\n{"-" * len(header)}\n{values}'

@@ -1,0 +1,31 @@
+"""Per-image output files: stable names from image paths, and atomic writes (readers never see a half-written
+file; an interrupted writer leaves no partial file)."""
+import os
+import os.path as osp
+import tempfile
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def output_stem(img_path: str) -> str:
+    """File stem for the outputs of one image: ``<parent folder>_<image stem>``, unique across scene folders.
+
+    'nyu/kitchen_0001/rgb_00001.jpg' -> 'kitchen_0001_rgb_00001'; 'synthetic://demo/3' -> 'demo_3'; 'a.png' -> 'a'.
+    """
+    path = img_path.split('://', 1)[-1].rstrip('/')
+    parent = osp.basename(osp.dirname(path))
+    stem = osp.splitext(osp.basename(path))[0]
+    return f'{parent}_{stem}' if parent else stem

@@ -1,0 +1,154 @@
+import os
+import uuid
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from mmengine.structures import PixelData
+from mmengine.visualization import Visualizer
+
+from mmbokeh.engine import DepthVisualizationHook
+from mmbokeh.registry import HOOKS
+from mmbokeh.structures import DepthDataSample
+from mmbokeh.visualization import DepthLocalVisualizer
+
+H, W = 12, 16
+
+
+def unique(prefix):
+    return f'{prefix}_{uuid.uuid4().hex[:8]}'
+
+
+def bgr_chw(seed):
+    return torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (3, H, W), dtype=np.uint8))
+
+
+def depth_sample(img_path, scale=1.0):
+    ds = DepthDataSample(metainfo=dict(img_path=img_path))
+    gt = torch.linspace(1.0, 3.0, H * W).view(1, H, W).clone()
+    ds.gt_depth = PixelData(data=gt)
+    ds.pred_depth = PixelData(data=gt * scale)
+    return ds
+
+
+def fake_runner(tmp_path, visualizer=None):
+    vis = visualizer or DepthLocalVisualizer(name=unique('vis'), vis_backends=[dict(type='LocalVisBackend')],
+                                             save_dir=str(tmp_path / 'vis_root'))
+    return SimpleNamespace(visualizer=vis, iter=7, work_dir=str(tmp_path))
+
+
+def rgb_panel(path):
+    """First (image) panel of a saved drawing, as RGB."""
+    return cv2.imread(str(path))[:, :W, ::-1]
+
+
+def test_test_iter_writes_one_png_per_image_from_inputs_and_files(tmp_path):
+    real = np.random.default_rng(5).integers(0, 256, (H, W, 3), dtype=np.uint8)  # BGR on disk
+    cv2.imwrite(str(tmp_path / 'real.png'), real)
+    runner = fake_runner(tmp_path)
+    hook = HOOKS.build(dict(type='DepthVisualizationHook', draw=True, test_out_dir='show'))
+    hook.before_run(runner)
+    hook.before_test(runner)
+    inputs = [bgr_chw(0), bgr_chw(1), bgr_chw(2)]
+    outputs = [depth_sample('synthetic://demo/0'), depth_sample(str(tmp_path / 'real.png')),
+               depth_sample('synthetic://demo/2')]
+    hook.after_test_iter(runner, 0, dict(inputs=inputs, data_samples=outputs), outputs)
+    out_dir = tmp_path / 'show'
+    assert sorted(os.listdir(out_dir)) == sorted(['demo_0.png', f'{tmp_path.name}_real.png', 'demo_2.png'])
+    # synthetic: the image panel is the uint8 CHW BGR input, turned into RGB
+    np.testing.assert_array_equal(rgb_panel(out_dir / 'demo_2.png'), inputs[2].permute(1, 2, 0).numpy()[..., ::-1])
+    # real: read from img_path
+    np.testing.assert_array_equal(rgb_panel(out_dir / f'{tmp_path.name}_real.png'), real[..., ::-1])
+    assert cv2.imread(str(out_dir / 'demo_0.png')).shape == (H, 3 * W, 3)
+
+
+def test_test_iter_without_out_dir_uses_vis_backends(tmp_path):
+    runner = fake_runner(tmp_path)
+    hook = DepthVisualizationHook(draw=True)
+    hook.before_run(runner)
+    hook.before_test(runner)
+    for b in range(2):
+        outputs = [depth_sample(f'synthetic://demo/{2 * b + i}') for i in range(2)]
+        hook.after_test_iter(runner, b, dict(inputs=torch.stack([bgr_chw(0), bgr_chw(1)])), outputs)
+    names = sorted(os.listdir(tmp_path / 'vis_root' / 'vis_data' / 'vis_image'))
+    assert names == ['test_0_1.png', 'test_1_2.png', 'test_2_3.png', 'test_3_4.png']
+
+
+def test_val_draws_first_sample_every_interval(tmp_path):
+    runner = fake_runner(tmp_path)
+    hook = DepthVisualizationHook(draw=True, interval=2)
+    hook.before_run(runner)
+    for b in range(5):
+        outputs = [depth_sample(f'synthetic://val/{b}_{i}') for i in range(2)]
+        hook.after_val_iter(runner, b, dict(inputs=[bgr_chw(0), bgr_chw(1)]), outputs)
+    names = sorted(os.listdir(tmp_path / 'vis_root' / 'vis_data' / 'vis_image'))
+    assert names == ['val_1_0_7.png', 'val_3_0_7.png']  # batches 1 and 3 (every 2nd), first sample, step = iter
+
+
+def test_draw_false_is_a_no_op(tmp_path):
+    runner = fake_runner(tmp_path, visualizer=Visualizer(name=unique('plain')))
+    with pytest.warns(UserWarning, match='draw=False'):
+        hook = DepthVisualizationHook(draw=False, test_out_dir='show')
+    hook.before_run(runner)
+    hook.after_test_iter(runner, 0, dict(inputs=[bgr_chw(0)]), [depth_sample('synthetic://demo/0')])
+    hook.after_val_iter(runner, 49, dict(inputs=[bgr_chw(0)]), [depth_sample('synthetic://demo/0')])
+    assert not (tmp_path / 'show').exists()
+
+
+def test_errors(tmp_path):
+    with pytest.raises(TypeError, match='DepthLocalVisualizer'):
+        DepthVisualizationHook(draw=True).before_run(fake_runner(tmp_path, visualizer=Visualizer(name=unique('p'))))
+    runner = fake_runner(tmp_path)
+    hook = DepthVisualizationHook(draw=True, test_out_dir='show')
+    with pytest.raises(KeyError, match="no 'inputs'"):
+        hook.after_test_iter(runner, 0, dict(), [depth_sample('synthetic://demo/0')])
+    with pytest.raises(ValueError, match=r'\[3, H, W\]'):
+        hook.after_test_iter(runner, 0, dict(inputs=[torch.zeros(H, W)]), [depth_sample('synthetic://demo/0')])
+    with pytest.raises(ValueError, match='interval'):
+        DepthVisualizationHook(draw=True, interval=0)
+
+
+class ToyDepthModel(BaseModel):
+    """Predicts 1.1 x the ground truth."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        for ds in data_samples:
+            ds.pred_depth = PixelData(data=ds.gt_depth.data * 1.1)
+        return data_samples
+
+
+class ToyDataset(torch.utils.data.Dataset):
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, i):
+        return dict(inputs=bgr_chw(i), data_samples=depth_sample(f'synthetic://toy/{i}'))
+
+
+def test_runner_test_end_to_end(tmp_path):
+    runner = Runner(
+        model=ToyDepthModel(),
+        work_dir=str(tmp_path),
+        test_dataloader=dict(dataset=ToyDataset(), sampler=dict(type='DefaultSampler', shuffle=False),
+                             batch_size=2, num_workers=0, collate_fn=dict(type='pseudo_collate')),
+        test_cfg=dict(),
+        test_evaluator=dict(type='mmbokeh.DepthMetric'),
+        custom_hooks=[dict(type='mmbokeh.DepthVisualizationHook', draw=True, test_out_dir='show')],
+        visualizer=dict(type='mmbokeh.DepthLocalVisualizer', name=unique('runner_vis')),
+        default_hooks=dict(logger=dict(type='LoggerHook', interval=1)),
+        default_scope='mmbokeh',
+        experiment_name=unique('exp'))
+    metrics = runner.test()
+    assert metrics['abs_rel'] == pytest.approx(0.1, rel=1e-5)
+    assert metrics['d1'] == 1.0
+    assert sorted(os.listdir(tmp_path / 'show')) == [f'toy_{i}.png' for i in range(5)]
+    expected = bgr_chw(3).permute(1, 2, 0).numpy()[..., ::-1]
+    np.testing.assert_array_equal(rgb_panel(tmp_path / 'show' / 'toy_3.png'), expected)

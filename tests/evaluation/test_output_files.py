@@ -1,0 +1,32 @@
+import os
+
+import pytest
+
+from mmbokeh.evaluation import atomic_write_bytes, output_stem
+
+
+def test_writes_and_replaces(tmp_path):
+    path = tmp_path / 'sub' / 'a.bin'
+    atomic_write_bytes(str(path), b'one')
+    atomic_write_bytes(str(path), b'two')
+    assert path.read_bytes() == b'two'
+    assert os.listdir(tmp_path / 'sub') == ['a.bin']
+
+
+def test_failed_write_leaves_old_file_and_no_temp(tmp_path):
+    path = tmp_path / 'a.bin'
+    path.write_bytes(b'old')
+    with pytest.raises(TypeError):
+        atomic_write_bytes(str(path), 'not bytes')  # type: ignore[arg-type]
+    assert path.read_bytes() == b'old'
+    assert os.listdir(tmp_path) == ['a.bin']
+
+
+@pytest.mark.parametrize('img_path, stem', [
+    ('nyu/kitchen_0001/rgb_00001.jpg', 'kitchen_0001_rgb_00001'),
+    ('/abs/office_0002/rgb_00001.jpg', 'office_0002_rgb_00001'),
+    ('synthetic://demo/3', 'demo_3'),
+    ('a.png', 'a'),
+])
+def test_output_stem(img_path, stem):
+    assert output_stem(img_path) == stem
