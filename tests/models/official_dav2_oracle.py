@@ -57,8 +57,8 @@ def _fusion(sd, p, x0, x1=None, size=None):
     return _conv(out, sd, p + '.out_conv')
 
 
-def official_forward(sd, x, max_depth=20.0, metric=True):
-    """x [B, 3, H, W] normalised -> depth [B, H, W], as ``DepthAnythingV2.forward``."""
+def official_encoder(sd, x):
+    """``get_intermediate_layers(x, taps, return_class_token=True)``'s patch tokens: list of [B, N, C]."""
     B, _, H, W = x.shape
     ph, pw = H // 14, W // 14
     C = sd['pretrained.cls_token'].shape[-1]
@@ -70,10 +70,16 @@ def official_forward(sd, x, max_depth=20.0, metric=True):
     for i in range(max(TAPS[C]) + 1):
         t = _block(t, sd, f'pretrained.blocks.{i}.', HEADS[C])
         if i in TAPS[C]:
-            feats.append(F.layer_norm(t, (C, ), sd['pretrained.norm.weight'], sd['pretrained.norm.bias'], 1e-6))
+            feats.append(F.layer_norm(t, (C, ), sd['pretrained.norm.weight'], sd['pretrained.norm.bias'], 1e-6)[:, 1:])
+    return feats
+
+
+def official_head(sd, feats, ph, pw, max_depth=20.0, metric=True):
+    """DPTHead.forward on patch tokens, times max_depth (metric) -> [B, H, W]."""
+    B, _, C = feats[0].shape
     outs = []
     for i, f in enumerate(feats):
-        f = f[:, 1:].permute(0, 2, 1).reshape(B, C, ph, pw)
+        f = f.permute(0, 2, 1).reshape(B, C, ph, pw)
         f = _conv(f, sd, f'depth_head.projects.{i}')
         p = f'depth_head.resize_layers.{i}'
         if i == 0:
@@ -95,3 +101,8 @@ def official_forward(sd, x, max_depth=20.0, metric=True):
     out = _conv(out, sd, s + 'output_conv2.2')
     out = torch.sigmoid(out) * max_depth if metric else F.relu(out)
     return out.squeeze(1)
+
+
+def official_forward(sd, x, max_depth=20.0, metric=True):
+    """x [B, 3, H, W] normalised -> depth [B, H, W], as ``DepthAnythingV2.forward``."""
+    return official_head(sd, official_encoder(sd, x), x.shape[-2] // 14, x.shape[-1] // 14, max_depth, metric)
