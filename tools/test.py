@@ -47,7 +47,7 @@ def main() -> None:
         hook['show'] = args.show
         hook['wait_time'] = args.wait_time
         if args.show_dir:
-            cfg.visualizer['save_dir'] = args.show_dir
+            hook['test_out_dir'] = args.show_dir  # relative to the work dir unless absolute
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     if args.out is not None:

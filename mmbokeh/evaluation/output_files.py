@@ -1,23 +1,8 @@
 """Per-image output files: stable names from image paths, and atomic writes (readers never see a half-written
 file; an interrupted writer leaves no partial file)."""
-import os
 import os.path as osp
-import tempfile
 
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+from mmbokeh.utils.io import atomic_write_bytes  # noqa: F401  (re-exported for callers)
 
 
 def output_stem(img_path: str) -> str:
