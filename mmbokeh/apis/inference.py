@@ -16,7 +16,7 @@ ImageType = Union[str, Path, np.ndarray]
 _DEPTH_ONLY_TRANSFORMS = ('LoadDepth', 'mmbokeh.LoadDepth')
 
 
-def init_model(config: Union[str, Path, Config], checkpoint: Optional[str] = None, device: str = 'cpu',
+def init_model(config: Union[str, Path, Config], checkpoint: Optional[Union[str, Path]] = None, device: str = 'cpu',
                cfg_options: Optional[dict] = None) -> torch.nn.Module:
     """Build the model of ``config`` (path or Config), load ``checkpoint`` if given, move to ``device``, eval mode.
 
@@ -28,7 +28,7 @@ def init_model(config: Union[str, Path, Config], checkpoint: Optional[str] = Non
     init_default_scope(cfg.get('default_scope', 'mmbokeh'))
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        load_checkpoint(model, str(checkpoint), map_location='cpu', strict=True)
     model.cfg = cfg
     return model.to(device).eval()
 

@@ -76,9 +76,10 @@ def test_timm_default_resampling_would_differ(official_state):
     model.backbone.vit.load_state_dict(vit.vit.state_dict())
     x = torch.randn(1, 3, 266, 350)
     with torch.no_grad():
-        ours = model.decode_head(model.backbone(x), (19, 25))
-        timm_default = model.decode_head(vit(x), (19, 25))
-    assert (ours - timm_default).abs().max() > 1e-3
+        ours_taps, timm_taps = model.backbone(x), vit(x)
+        ours, timm_default = model.decode_head(ours_taps, (19, 25)), model.decode_head(timm_taps, (19, 25))
+    assert (ours_taps[0] - timm_taps[0]).abs().max() > 1e-2
+    assert (ours - timm_default).abs().max() > 3e-5  # beyond the 1e-5 tolerance of the equality test
 
 
 def test_encoder_size_read_from_weights():

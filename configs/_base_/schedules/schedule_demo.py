@@ -11,7 +11,4 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=150)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    logger=dict(interval=25),
-    checkpoint=dict(by_epoch=False, interval=150, max_keep_ckpts=2))
 auto_scale_lr = dict(enable=False, base_batch_size=4)

@@ -52,8 +52,8 @@ class BokehDepthEstimator(BaseModel):
         self.decode_head = MODELS.build(decode_head)
         self.neck = MODELS.build(neck) if neck is not None else None
         self.loss_module = MODELS.build(loss if loss is not None else dict(type='mmbokeh.SiLogLoss', lambd=0.5))
-        self.train_cfg = dict(min_depth=1e-3, max_depth=self.decode_head.max_depth, **(train_cfg or {}))
-        self.test_cfg = dict(resize_to_ori=True, **(test_cfg or {}))
+        self.train_cfg = {'min_depth': 1e-3, 'max_depth': self.decode_head.max_depth, **(train_cfg or {})}
+        self.test_cfg = {'resize_to_ori': True, **(test_cfg or {})}
         self.stack_grad, self.frame_chunk = stack_grad, frame_chunk
 
     # ------------------------------------------------------------------ tensor API
