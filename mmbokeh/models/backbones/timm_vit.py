@@ -1,4 +1,5 @@
 """Any timm Vision Transformer as a tap-exposing backbone."""
+import math
 from typing import List, Optional, Sequence
 
 import timm
@@ -101,8 +102,8 @@ def resample_pos_embed_like_dinov2(pos_embed: torch.Tensor, grid: tuple, offset:
     ``scale_factor = (h + offset) / M, (w + offset) / M`` and no antialias, exactly as the official code, whose sampling
     positions follow the scale factor and therefore differ from timm's size-based (antialiased) resampling.
     """
-    n = pos_embed.shape[1] - 1
-    m = int(round(n ** 0.5))
+    n = int(pos_embed.shape[1]) - 1
+    m = math.isqrt(n)
     h, w = grid
     if n == h * w and h == w:
         return pos_embed
