@@ -1,0 +1,11 @@
+"""Data transforms of mmbokeh, registered in ``mmbokeh.registry.TRANSFORMS``."""
+from .formatting import PackDepthInputs
+from .geometric import (RandomCrop, RandomFlip, ResizeToMultiple, dav2_output_size, resize_depth_map,
+                        snap_to_multiple)
+from .keys import CAMERA_KEYS, DEFAULT_META_KEYS
+from .loading import LoadDepth, LoadImage
+
+__all__ = [
+    'LoadImage', 'LoadDepth', 'RandomCrop', 'RandomFlip', 'ResizeToMultiple', 'PackDepthInputs',
+    'dav2_output_size', 'snap_to_multiple', 'resize_depth_map', 'CAMERA_KEYS', 'DEFAULT_META_KEYS'
+]

@@ -1,0 +1,9 @@
+"""Names of results-dict keys shared by mmbokeh's transforms."""
+
+#: Keys describing the pinhole camera of ``img``: ``focal_length_px`` (float, horizontal focal length fx in
+#: pixels) and ``cam_intrinsics`` ((3, 3) float32 K, pixel centres at integer coordinates). Geometric transforms
+#: keep them consistent with ``img``; ``PackDepthInputs`` packs them as metainfo when present.
+CAMERA_KEYS = ('focal_length_px', 'cam_intrinsics')
+
+#: Meta keys ``PackDepthInputs`` packs by default (those absent from the results are skipped).
+DEFAULT_META_KEYS = ('img_path', 'depth_path', 'ori_shape', 'img_shape', 'flip', 'focus_dist', 'sample_idx')

@@ -1,0 +1,169 @@
+"""Loading transforms: an image file into ``img`` and a depth map file into ``gt_depth`` (metres)."""
+import io
+import os.path as osp
+from typing import Dict, Optional
+
+import mmcv
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmengine import fileio
+
+from mmbokeh.registry import TRANSFORMS
+
+DEFAULT_EXR_CHANNELS = ('Y', 'R', 'Z', 'depth')
+DEFAULT_DEPTH_SCALE = 1000.0
+
+
+def _read_bytes(path: str, what: str, backend_args: Optional[dict]) -> bytes:
+    """Read a whole file; a missing file raises FileNotFoundError naming it and saying what it should hold."""
+    try:
+        return fileio.get(path, backend_args=backend_args)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f'{what} file not found: {path}') from err
+
+
+@TRANSFORMS.register_module()
+class LoadImage(BaseTransform):
+    """Load ``results['img_path']`` into ``results['img']``.
+
+    Sets ``img`` (H, W, 3) uint8 in BGR order as mmcv decodes it (float32 when ``to_float32``), ``img_shape`` and
+    ``ori_shape`` (both (H, W)).
+
+    Args:
+        to_float32: cast the image to float32 (values stay in [0, 255]).
+        color_type: mmcv decode flag ('color' gives 3 channels).
+        imdecode_backend: mmcv decode backend ('cv2', 'pillow', ...).
+        backend_args: mmengine file backend arguments.
+    """
+
+    def __init__(self, to_float32: bool = False, color_type: str = 'color', imdecode_backend: str = 'cv2',
+                 backend_args: Optional[dict] = None) -> None:
+        self.to_float32 = to_float32
+        self.color_type = color_type
+        self.imdecode_backend = imdecode_backend
+        self.backend_args = backend_args
+
+    def transform(self, results: Dict) -> Dict:
+        if 'img_path' not in results:
+            raise KeyError('LoadImage needs results["img_path"]; got keys ' + str(sorted(results)))
+        path = results['img_path']
+        content = _read_bytes(path, 'Image', self.backend_args)
+        try:
+            img = mmcv.imfrombytes(content, flag=self.color_type, backend=self.imdecode_backend)
+        except Exception as err:  # decoders raise many types on garbage input
+            raise ValueError(f'Image file could not be decoded (corrupt or not an image): {path}') from err
+        if img is None or img.size == 0:
+            raise ValueError(f'Image file could not be decoded (corrupt or not an image): {path}')
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(to_float32={self.to_float32}, color_type={self.color_type!r}, '
+                f'imdecode_backend={self.imdecode_backend!r})')
+
+
+@TRANSFORMS.register_module()
+class LoadDepth(BaseTransform):
+    """Load ``results['depth_path']`` into ``results['gt_depth']``: (H, W) float32 metres, 0 = invalid.
+
+    Formats, chosen by suffix:
+
+    - ``.png``: single-channel 16-bit integers divided by the depth scale (1000: millimetres).
+    - ``.exr``: float depth in metres, read with the ``OpenEXR`` package from channel ``exr_channel``
+      (default: the first of 'Y', 'R', 'Z', 'depth' present).
+    - ``.npy``: (H, W) array (singleton axes squeezed); float arrays are metres, integer arrays are divided by
+      the depth scale like PNG.
+
+    The depth scale is ``depth_scale`` when given, else ``results['depth_scale']`` (set by datasets), else 1000.
+    Non-finite and negative values become 0 (invalid). Sets ``gt_depth``, ``depth_scale`` (the divisor applied,
+    1.0 for float data) and ``ori_shape``; if ``img`` is already loaded, its (H, W) must equal the depth's.
+
+    Args:
+        depth_scale: divisor that turns stored integers into metres; None defers to the results (see above).
+        exr_channel: EXR channel name; None picks the first of ``DEFAULT_EXR_CHANNELS`` present.
+        backend_args: mmengine file backend arguments.
+    """
+
+    def __init__(self, depth_scale: Optional[float] = None, exr_channel: Optional[str] = None,
+                 backend_args: Optional[dict] = None) -> None:
+        if depth_scale is not None and not depth_scale > 0:
+            raise ValueError(f'LoadDepth depth_scale must be > 0, got {depth_scale}')
+        self.depth_scale = None if depth_scale is None else float(depth_scale)
+        self.exr_channel = exr_channel
+        self.backend_args = backend_args
+
+    def transform(self, results: Dict) -> Dict:
+        if 'depth_path' not in results:
+            raise KeyError('LoadDepth needs results["depth_path"]; got keys ' + str(sorted(results)))
+        path = results['depth_path']
+        int_scale = self.depth_scale or float(results.get('depth_scale', DEFAULT_DEPTH_SCALE))
+        if not int_scale > 0:
+            raise ValueError(f'LoadDepth: results["depth_scale"] must be > 0, got {int_scale} for {path}')
+        suffix = osp.splitext(str(path))[1].lower()
+        if suffix == '.png':
+            depth, scale = self._load_png(path), int_scale
+        elif suffix == '.exr':
+            depth, scale = self._load_exr(path), 1.0
+        elif suffix == '.npy':
+            depth = self._load_npy(path)
+            scale = 1.0 if np.issubdtype(depth.dtype, np.floating) else int_scale
+        else:
+            raise ValueError(f'Unsupported depth file type {suffix!r} (expected .png, .exr or .npy): {path}')
+        depth = depth.astype(np.float32) / np.float32(scale)
+        depth[~np.isfinite(depth) | (depth < 0)] = 0.0
+        if 'img' in results and tuple(results['img'].shape[:2]) != depth.shape:
+            raise ValueError(f'Image and depth sizes differ: image {tuple(results["img"].shape[:2])} '
+                             f'({results.get("img_path")}) vs depth {depth.shape} ({path})')
+        results['gt_depth'] = depth
+        results['depth_scale'] = scale
+        results['ori_shape'] = depth.shape
+        return results
+
+    def _load_png(self, path: str) -> np.ndarray:
+        content = _read_bytes(path, 'Depth', self.backend_args)
+        try:
+            depth = mmcv.imfrombytes(content, flag='unchanged', backend='cv2')
+        except Exception as err:
+            raise ValueError(f'Depth PNG could not be decoded (corrupt or not a PNG): {path}') from err
+        if depth is None or depth.size == 0:
+            raise ValueError(f'Depth PNG could not be decoded (corrupt or not a PNG): {path}')
+        if depth.dtype != np.uint16 or depth.ndim != 2:
+            raise ValueError(f'Depth PNG must be single-channel 16-bit, got dtype {depth.dtype} '
+                             f'shape {depth.shape}: {path}')
+        return depth
+
+    def _load_exr(self, path: str) -> np.ndarray:
+        import OpenEXR
+        if not fileio.exists(path, backend_args=self.backend_args):
+            raise FileNotFoundError(f'Depth file not found: {path}')
+        names = [self.exr_channel] if self.exr_channel else list(DEFAULT_EXR_CHANNELS)
+        with fileio.get_local_path(path, backend_args=self.backend_args) as local:
+            try:
+                channels = OpenEXR.File(str(local), separate_channels=True).channels()
+            except Exception as err:
+                raise ValueError(f'Depth EXR could not be read (corrupt or not OpenEXR): {path}') from err
+            for name in names:
+                if name in channels:
+                    return np.array(channels[name].pixels)
+        raise KeyError(f'Depth EXR has none of the channels {names}; it has {sorted(channels)}: {path}')
+
+    def _load_npy(self, path: str) -> np.ndarray:
+        content = _read_bytes(path, 'Depth', self.backend_args)
+        try:
+            depth = np.load(io.BytesIO(content), allow_pickle=False)
+        except Exception as err:
+            raise ValueError(f'Depth .npy could not be read (corrupt or not a numpy array file): {path}') from err
+        depth = np.squeeze(depth)
+        if depth.ndim != 2:
+            raise ValueError(f'Depth .npy must hold an (H, W) array, got shape {depth.shape}: {path}')
+        if not (np.issubdtype(depth.dtype, np.floating) or np.issubdtype(depth.dtype, np.integer)):
+            raise ValueError(f'Depth .npy must hold numbers, got dtype {depth.dtype}: {path}')
+        return depth
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(depth_scale={self.depth_scale}, exr_channel={self.exr_channel!r})'
+
