@@ -6,4 +6,4 @@ _base_ = [
 model = dict(decode_head=dict(max_depth=10.0))
 default_hooks = dict(
     logger=dict(interval=25),
-    checkpoint=dict(by_epoch=False, interval=150, max_keep_ckpts=2))
+    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=2))

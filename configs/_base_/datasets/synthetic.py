@@ -1,6 +1,6 @@
 # Embedded procedural indoor scenes with exact metric depth: no download, deterministic from the seed.
 dataset_type = 'SyntheticDefocusDataset'
-img_size = (154, 154)  # multiple of 14 (11 x 11 ViT patches)
+img_size = (126, 126)  # multiple of 14 (9 x 9 ViT patches)
 
 train_pipeline = [
     dict(type='RandomFlip', prob=0.5),

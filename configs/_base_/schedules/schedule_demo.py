@@ -6,9 +6,9 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=1.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, begin=0, end=20, by_epoch=False),
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=20, end=300, by_epoch=False),
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=20, end=200, by_epoch=False),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=150)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=200, val_interval=100)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 auto_scale_lr = dict(enable=False, base_batch_size=4)

@@ -62,6 +62,9 @@ class DPTHead(BaseModule):
         self.scratch.output_conv2 = nn.Sequential(
             nn.Conv2d(features // 2, 32, 3, padding=1), nn.ReLU(True), nn.Conv2d(32, 1, 1),
             nn.Sigmoid() if depth_type == 'metric' else nn.ReLU(True))
+        # The deepest fusion block has no skip input, so its first residual unit is never called (as in the official
+        # model, whose checkpoints still carry it). Freeze it so DDP does not wait for gradients that never come.
+        self.scratch.refinenet4.resConfUnit1.requires_grad_(False)
 
     def forward(self, taps: List[torch.Tensor], grid: tuple) -> torch.Tensor:
         if len(taps) != 4:
