@@ -11,7 +11,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmbokeh  # noqa: F401  (registers modules and the checkpoint allow-list)
-from mmbokeh.utils import check_load_from, setup_cpu_distributed
+from mmbokeh.utils import amp_fallback_without_cuda, check_load_from, setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,6 +55,7 @@ def main() -> None:
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     check_load_from(cfg)
+    amp_fallback_without_cuda(cfg)
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()

@@ -40,3 +40,18 @@ def check_load_from(cfg: Config) -> None:
         f"load_from checkpoint '{path}' does not exist (cwd {os.getcwd()}). Convert the official weights with\n"
         f"    {CONVERT_HINT.get(kind, CONVERT_HINT['dav2']).format(path=path)}\n"
         f"or pass --cfg-options load_from=<path> (load_from=None trains from scratch).")
+
+
+def amp_fallback_without_cuda(cfg: Config) -> bool:
+    """Configs may ask for ``AmpOptimWrapper`` (bf16 on GPU); mmengine's AMP wrapper needs a GPU. Without one,
+    train in fp32 with the plain wrapper and say so. Returns True if the wrapper was changed."""
+    wrapper = cfg.get('optim_wrapper', {})
+    if wrapper.get('type') != 'AmpOptimWrapper' or torch.cuda.is_available():
+        return False
+    from mmengine.logging import print_log
+    print_log('AmpOptimWrapper needs a GPU: training in fp32 with OptimWrapper on this machine', logger='current',
+              level=30)
+    wrapper['type'] = 'OptimWrapper'
+    for key in ('dtype', 'loss_scale', 'use_fsdp'):
+        wrapper.pop(key, None)
+    return True

@@ -1,0 +1,14 @@
+# CPU demo of BokehDepth Stage 2 on the embedded synthetic scenes, as depth from defocus: the stacks are rendered
+# by the camera model from the scene (ground-truth depth, fixed focus at 1 m), which is legitimate here because the
+# camera made the blur (DESIGN section 3, honesty rule). The same-budget baseline is
+# configs/depth_anything_v2/dav2-s_synthetic.py (same data, schedule and seed, no stack, no neck).
+_base_ = ['../depth_anything_v2/dav2-s_synthetic.py']
+k_values = [3.0, 6.0, 9.0]
+bokeh_stack = dict(type='BokehStackGenerator', backend='physical', k_values=k_values, focus=1.0, seed=0)
+train_pipeline = [bokeh_stack, dict(type='RandomFlip', prob=0.5), dict(type='PackDepthInputs')]
+test_pipeline = [bokeh_stack, dict(type='PackDepthInputs')]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+model = dict(
+    neck=dict(type='DefocusAggregation', in_channels=384, fuse_taps=[2, 3], num_heads=8, init='official'))
