@@ -9,7 +9,7 @@ import argparse
 import io
 from pathlib import Path
 
-import mmcv
+import cv2
 import numpy as np
 from mmengine.utils import ProgressBar
 
@@ -35,7 +35,7 @@ def save_depth(depth: np.ndarray, out_dir: Path, stem: str) -> None:
     buf = io.BytesIO()
     np.save(buf, depth.astype(np.float32))
     atomic_write_bytes(out_dir / f'{stem}.npy', buf.getvalue())
-    png = mmcv.imencode('.png', colorize_depth(depth, channel_order='bgr'))[1]
+    png = cv2.imencode('.png', colorize_depth(depth, channel_order='bgr'))[1]
     atomic_write_bytes(out_dir / f'{stem}.png', png.tobytes())
 
 

@@ -34,10 +34,14 @@ def init_model(config: Union[str, Path, Config], checkpoint: Optional[Union[str,
 
 
 def _inference_pipeline(cfg: Config, from_array: bool) -> Compose:
+    """The test pipeline without ground-truth loading; images come from arrays or files (LoadImage added if the
+    dataset rendered its images itself, as the synthetic one does)."""
     pipeline = cfg.get('infer_pipeline') or cfg.test_dataloader.dataset.pipeline
     steps = [t for t in pipeline if t['type'] not in _DEPTH_ONLY_TRANSFORMS]
-    if from_array:
-        steps = [t for t in steps if not str(t['type']).endswith('LoadImage')]
+    loads = [t for t in steps if str(t['type']).endswith('LoadImage')]
+    steps = [t for t in steps if t not in loads]
+    if not from_array:
+        steps = (loads[:1] or [dict(type='mmbokeh.LoadImage')]) + steps
     return Compose(steps)
 
 
@@ -50,11 +54,12 @@ def inference_model(model: torch.nn.Module, images: Union[ImageType, Sequence[Im
     single = not isinstance(images, (list, tuple))
     images = [images] if single else list(images)
     init_default_scope(model.cfg.get('default_scope', 'mmbokeh'))
+    from_array, from_file = _inference_pipeline(model.cfg, True), _inference_pipeline(model.cfg, False)
     batch = []
     for img in images:
         if isinstance(img, np.ndarray):
             results = dict(img=img, img_path=None, img_shape=img.shape[:2], ori_shape=img.shape[:2])
-            batch.append(_inference_pipeline(model.cfg, True)(results))
+            batch.append(from_array(results))
         else:
-            batch.append(_inference_pipeline(model.cfg, False)(dict(img_path=str(img))))
+            batch.append(from_file(dict(img_path=str(img))))
     return model.test_step(pseudo_collate(batch))
