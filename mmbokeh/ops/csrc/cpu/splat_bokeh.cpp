@@ -1,0 +1,212 @@
+// CPU entry points of splat_bokeh: scatter each source pixel over a disc (or gaussian) of radius |defocus|.
+//
+// Two paths, both matching the reference (mmbokeh/ops/reference/splat_bokeh.py) to ~1e-7 relative:
+// * soft disc without occlusion: cost linear in the radius (splat_disc_fast.h);
+// * gaussian kernel or occlusion: every pixel of the window (splat_general.h).
+// Accumulators: float64 for the row difference buffer and the general path, the input precision for the band.
+#include <ATen/Dispatch.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
+#include <ATen/ops/zeros.h>
+
+#include <vector>
+
+#include "../common/ops.h"
+#include "splat_disc_fast.h"
+#include "splat_general.h"
+
+namespace mmbokeh {
+namespace cpu {
+namespace {
+
+template <typename scalar_t>
+Image<scalar_t> image_of(const at::Tensor& image, const at::Tensor& defocus, int64_t b) {
+  const int64_t C = image.size(1), H = image.size(2), W = image.size(3);
+  return {image.data_ptr<scalar_t>() + b * C * H * W, defocus.data_ptr<scalar_t>() + b * H * W, C, H, W};
+}
+
+template <typename scalar_t>
+int checked_max_radius(const at::Tensor& defocus) {
+  const scalar_t* d = defocus.data_ptr<scalar_t>();
+  const scalar_t m = at::parallel_reduce(
+      0, defocus.numel(), 1 << 14, scalar_t(0),
+      [&](int64_t b, int64_t e, scalar_t acc) {
+        for (int64_t i = b; i < e; ++i) acc = std::max(acc, std::abs(d[i]));
+        return acc;
+      },
+      [](scalar_t a, scalar_t b) { return std::max(a, b); });
+  bool finite = true;
+  for (int64_t i = 0; i < defocus.numel() && finite; ++i) finite = std::isfinite(static_cast<double>(d[i]));
+  TORCH_CHECK(finite, "defocus contains NaN or inf");
+  TORCH_CHECK(m <= scalar_t(4096), "defocus radius ", m, " px exceeds the supported 4096 px");
+  return static_cast<int>(std::floor(m));
+}
+
+// Per-target grad / W (channels 0..C-1) and sum_c grad_c out_c / W (channel C): [B,H,W,C+1].
+template <typename scalar_t, typename acc_t>
+at::Tensor make_pq(const at::Tensor& grad_out, const at::Tensor& out, const at::Tensor& wsum) {
+  const int64_t B = out.size(0), C = out.size(1), H = out.size(2), W = out.size(3), HW = H * W, nc = C + 1;
+  at::Tensor pq = at::empty({B, H, W, nc}, out.options().dtype(c10::CppTypeToScalarType<acc_t>::value));
+  const scalar_t* g = grad_out.data_ptr<scalar_t>();
+  const scalar_t* o = out.data_ptr<scalar_t>();
+  const scalar_t* ws = wsum.data_ptr<scalar_t>();
+  acc_t* p = pq.data_ptr<acc_t>();
+  at::parallel_for(0, B * HW, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / HW, px = i % HW;
+      const double inv_w = 1.0 / static_cast<double>(ws[i]);
+      double q = 0.0;
+      for (int64_t c = 0; c < C; ++c) {
+        const double gc = static_cast<double>(g[(b * C + c) * HW + px]) * inv_w;
+        p[i * nc + c] = static_cast<acc_t>(gc);
+        q += gc * static_cast<double>(o[(b * C + c) * HW + px]);
+      }
+      p[i * nc + C] = static_cast<acc_t>(q);
+    }
+  });
+  return pq;
+}
+
+template <typename scalar_t, int NCT>
+std::vector<at::Tensor> forward_impl(const at::Tensor& image, const at::Tensor& defocus, int kernel, bool occlusion,
+                                     double margin, double sharpness) {
+  using acc_t = scalar_t;
+  const int64_t B = image.size(0), C = image.size(1), H = image.size(2), W = image.size(3), nc = C + 1;
+  const int max_r = checked_max_radius<scalar_t>(defocus);
+  const bool fast = kernel == kSoftDisc && !occlusion;
+  const int64_t reach = splat_half_window(static_cast<scalar_t>(max_r) + scalar_t(0.999), kernel);
+  auto out = at::empty_like(image);
+  auto wsum = at::empty_like(defocus);
+  scalar_t* o = out.data_ptr<scalar_t>();
+  scalar_t* ws = wsum.data_ptr<scalar_t>();
+  if (fast) {
+    const auto stencils = make_stencils<scalar_t, acc_t>(defocus.data_ptr<scalar_t>(), defocus.numel(), max_r, W);
+    auto diff = at::zeros({B, H, W + 1, nc}, image.options().dtype(at::kDouble));
+    auto direct = at::zeros({B, H, W, nc}, image.options());
+    double* dif = diff.data_ptr<double>();
+    acc_t* dir = direct.data_ptr<acc_t>();
+    for_each_stripe(B, H, reach, [&](int64_t b, int64_t y0, int64_t y1) {
+      disc_forward_rows<scalar_t, acc_t, NCT>(image_of<scalar_t>(image, defocus, b), stencils,
+                                              dif + b * H * (W + 1) * nc, dir + b * H * W * nc, y0, y1);
+    });
+    at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
+      std::vector<double> run(nc);
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t b = row / H, y = row % H;
+        const double* fr = dif + row * (W + 1) * nc;
+        const acc_t* dr = dir + row * W * nc;
+        std::fill(run.begin(), run.end(), 0.0);
+        for (int64_t x = 0; x < W; ++x) {
+          for (int64_t c = 0; c < nc; ++c) run[c] += fr[x * nc + c];
+          const double wt = run[C] + static_cast<double>(dr[x * nc + C]), inv = 1.0 / wt;
+          for (int64_t c = 0; c < C; ++c)
+            o[((b * C + c) * H + y) * W + x] = static_cast<scalar_t>((run[c] + static_cast<double>(dr[x * nc + c])) * inv);
+          ws[(b * H + y) * W + x] = static_cast<scalar_t>(wt);
+        }
+      }
+    });
+    return {out, wsum};
+  }
+  const auto tab = disc_tables(max_r);
+  auto direct = at::zeros({B, H, W, nc}, image.options().dtype(at::kDouble));
+  double* dir = direct.data_ptr<double>();
+  for_each_stripe(B, H, reach, [&](int64_t b, int64_t y0, int64_t y1) {
+    general_forward_rows<scalar_t>(image_of<scalar_t>(image, defocus, b), tab.get(), kernel, occlusion,
+                                   static_cast<scalar_t>(margin), static_cast<scalar_t>(sharpness),
+                                   dir + b * H * W * nc, y0, y1);
+  });
+  at::parallel_for(0, B * H * W, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t b = i / (H * W), px = i % (H * W);
+      const double wt = dir[i * nc + C];
+      for (int64_t c = 0; c < C; ++c) o[(b * C + c) * H * W + px] = static_cast<scalar_t>(dir[i * nc + c] / wt);
+      ws[i] = static_cast<scalar_t>(wt);
+    }
+  });
+  return {out, wsum};
+}
+
+template <typename scalar_t, int NCT>
+std::vector<at::Tensor> backward_impl(const at::Tensor& grad_out, const at::Tensor& image, const at::Tensor& defocus,
+                                      const at::Tensor& out, const at::Tensor& wsum, int kernel, bool occlusion,
+                                      double margin, double sharpness) {
+  using acc_t = scalar_t;
+  const int64_t B = image.size(0), C = image.size(1), H = image.size(2), W = image.size(3), nc = C + 1;
+  const int max_r = checked_max_radius<scalar_t>(defocus);
+  auto g_img = at::empty_like(image);
+  auto g_def = at::empty_like(defocus);
+  if (kernel == kSoftDisc && !occlusion) {
+    const auto stencils = make_stencils<scalar_t, acc_t>(defocus.data_ptr<scalar_t>(), defocus.numel(), max_r, W);
+    const at::Tensor pq = make_pq<scalar_t, acc_t>(grad_out, out, wsum);
+    const acc_t* p = pq.data_ptr<acc_t>();
+    auto prefix = at::zeros({B, H, W + 1, nc}, image.options().dtype(at::kDouble));
+    double* pre = prefix.data_ptr<double>();
+    at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const acc_t* src = p + row * W * nc;
+        double* dst = pre + row * (W + 1) * nc;
+        for (int64_t x = 0; x < W; ++x)
+          for (int64_t c = 0; c < nc; ++c) dst[(x + 1) * nc + c] = dst[x * nc + c] + static_cast<double>(src[x * nc + c]);
+      }
+    });
+    at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t b = row / H, y = row % H;
+        disc_backward_rows<scalar_t, acc_t, NCT>(image_of<scalar_t>(image, defocus, b), stencils, p + b * H * W * nc,
+                                                 pre + b * H * (W + 1) * nc,
+                                                 g_img.data_ptr<scalar_t>() + b * C * H * W,
+                                                 g_def.data_ptr<scalar_t>() + b * H * W, y, y + 1);
+      }
+    });
+    return {g_img, g_def};
+  }
+  const auto tab = disc_tables(max_r);
+  const at::Tensor pq = make_pq<scalar_t, double>(grad_out, out, wsum);
+  const double* p = pq.data_ptr<double>();
+  auto g_acc = at::zeros({B, H, W}, pq.options());
+  double* ga = g_acc.data_ptr<double>();
+  const int64_t reach = splat_half_window(static_cast<scalar_t>(max_r) + scalar_t(0.999), kernel);
+  for_each_stripe(B, H, reach, [&](int64_t b, int64_t y0, int64_t y1) {
+    general_backward_rows<scalar_t>(image_of<scalar_t>(image, defocus, b), tab.get(), kernel, occlusion,
+                                    static_cast<scalar_t>(margin), static_cast<scalar_t>(sharpness),
+                                    p + b * H * W * nc, g_img.data_ptr<scalar_t>() + b * C * H * W, ga + b * H * W,
+                                    y0, y1);
+  });
+  g_def.copy_(g_acc.view_as(g_def));
+  return {g_img, g_def};
+}
+
+}  // namespace
+
+std::vector<at::Tensor> splat_bokeh_forward(const at::Tensor& image, const at::Tensor& defocus, int64_t kernel,
+                                            bool occlusion, double margin, double sharpness) {
+  check_splat_inputs(image, defocus, kernel);
+  TORCH_CHECK(image.device().is_cpu(), "splat_bokeh cpu kernel got a ", image.device(), " tensor");
+  return AT_DISPATCH_FLOATING_TYPES(image.scalar_type(), "splat_bokeh_forward_cpu", [&] {
+    const int k = static_cast<int>(kernel);
+    if (image.size(1) == 3) return forward_impl<scalar_t, 4>(image, defocus, k, occlusion, margin, sharpness);
+    if (image.size(1) == 1) return forward_impl<scalar_t, 2>(image, defocus, k, occlusion, margin, sharpness);
+    return forward_impl<scalar_t, 0>(image, defocus, k, occlusion, margin, sharpness);
+  });
+}
+
+std::vector<at::Tensor> splat_bokeh_backward(const at::Tensor& grad_out, const at::Tensor& image,
+                                             const at::Tensor& defocus, const at::Tensor& out, const at::Tensor& wsum,
+                                             int64_t kernel, bool occlusion, double margin, double sharpness) {
+  check_splat_inputs(image, defocus, kernel);
+  TORCH_CHECK(grad_out.sizes() == image.sizes() && out.sizes() == image.sizes() && wsum.sizes() == defocus.sizes(),
+              "splat_bokeh backward: saved tensors do not match the inputs");
+  TORCH_CHECK(grad_out.scalar_type() == image.scalar_type() && grad_out.is_contiguous(),
+              "grad_out must be contiguous with the image dtype");
+  return AT_DISPATCH_FLOATING_TYPES(image.scalar_type(), "splat_bokeh_backward_cpu", [&] {
+    const int k = static_cast<int>(kernel);
+    if (image.size(1) == 3)
+      return backward_impl<scalar_t, 4>(grad_out, image, defocus, out, wsum, k, occlusion, margin, sharpness);
+    if (image.size(1) == 1)
+      return backward_impl<scalar_t, 2>(grad_out, image, defocus, out, wsum, k, occlusion, margin, sharpness);
+    return backward_impl<scalar_t, 0>(grad_out, image, defocus, out, wsum, k, occlusion, margin, sharpness);
+  });
+}
+
+}  // namespace cpu
+}  // namespace mmbokeh
