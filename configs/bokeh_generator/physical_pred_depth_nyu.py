@@ -4,8 +4,8 @@
 default_scope = 'mmbokeh'
 dataset = dict(type='NYUv2Dataset', data_root='data/nyu', split='test', test_mode=True,
                pipeline=[dict(type='LoadImage')])
-depth_model = dict(config='configs/depth_anything_v2/dav2-s_nyu.py', checkpoint='checkpoints/dav2-s_metric_hypersim.pth',
-                   key='pred_depth')
+depth_model = dict(config='configs/depth_anything_v2/dav2-s_nyu.py',
+                   checkpoint='checkpoints/dav2-s_metric_hypersim.pth', key='pred_depth')
 generator = dict(
     type='BokehStackGenerator',
     backend=dict(type='physical', depth_key='pred_depth'),
