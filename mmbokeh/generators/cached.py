@@ -1,4 +1,5 @@
 """``cached`` backend: stacks made offline (official BokehDepth tool or ``tools/make_bokeh_stacks.py``)."""
+import os.path as osp
 from typing import Dict, Optional, Tuple
 
 import cv2
@@ -29,6 +30,12 @@ class CachedBackend(BokehBackend):
 
     def __init__(self, root: str, data_root: Optional[str] = None, key_template: Optional[str] = None,
                  resize: bool = True, k_atol: float = 1e-3) -> None:
+        if not osp.isdir(root):
+            raise FileNotFoundError(
+                f"bokeh stack root '{root}' does not exist. Make the stacks first (official layout "
+                f"<root>/<sample>/defocus_stack/{{i}}.png + stack_index.json), e.g.\n"
+                f"    python tools/make_bokeh_stacks.py configs/bokeh_generator/diffusion_nyu.py --out {root}\n"
+                f"or point the config's BokehStackGenerator backend.root at them.")
         self.root, self.data_root, self.key_template = root, data_root, key_template
         self.resize, self.k_atol = bool(resize), float(k_atol)
 

@@ -5,7 +5,9 @@
 _base_ = ['./nyu.py']
 stack_root = 'data/nyu_bokeh'
 k_values = [10.0, 20.0, 30.0]  # official inference default
-bokeh_stack = dict(type='BokehStackGenerator', backend=dict(type='cached', root=stack_root), k_values=k_values)
+# Stack folders are named by the image path relative to data_root (images/train/0001 -> <stack_root>/images/train/0001).
+bokeh_stack = dict(type='BokehStackGenerator', backend=dict(type='cached', root=stack_root,
+                                                            data_root={{_base_.data_root}}), k_values=k_values)
 
 train_pipeline = [
     dict(type='LoadImage'),

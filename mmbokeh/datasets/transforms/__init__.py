@@ -1,4 +1,6 @@
 """Data transforms of mmbokeh, registered in ``mmbokeh.registry.TRANSFORMS``."""
+from .bokeh_stack import (OFFICIAL_INFERENCE_K, OFFICIAL_K_RANGE, OFFICIAL_STACK_TOOL_K,
+                          BokehStackGenerator)
 from .formatting import PackDepthInputs
 from .geometric import (RandomCrop, RandomFlip, ResizeToMultiple, dav2_output_size, resize_depth_map,
                         snap_to_multiple)
@@ -6,6 +8,6 @@ from .keys import CAMERA_KEYS, DEFAULT_META_KEYS
 from .loading import LoadDepth, LoadImage
 
 __all__ = [
-    'LoadImage', 'LoadDepth', 'RandomCrop', 'RandomFlip', 'ResizeToMultiple', 'PackDepthInputs',
+    'BokehStackGenerator', 'OFFICIAL_INFERENCE_K', 'OFFICIAL_K_RANGE', 'OFFICIAL_STACK_TOOL_K', 'LoadImage', 'LoadDepth', 'RandomCrop', 'RandomFlip', 'ResizeToMultiple', 'PackDepthInputs',
     'dav2_output_size', 'snap_to_multiple', 'resize_depth_map', 'CAMERA_KEYS', 'DEFAULT_META_KEYS'
 ]

@@ -6,4 +6,5 @@
 CAMERA_KEYS = ('focal_length_px', 'cam_intrinsics')
 
 #: Meta keys ``PackDepthInputs`` packs by default (those absent from the results are skipped).
-DEFAULT_META_KEYS = ('img_path', 'depth_path', 'ori_shape', 'img_shape', 'flip', 'focus_dist', 'sample_idx')
+DEFAULT_META_KEYS = ('img_path', 'depth_path', 'ori_shape', 'img_shape', 'flip', 'focus_dist', 'sample_idx',
+                     'bokeh_source', 'bokeh_focus')
