@@ -106,10 +106,16 @@ def compile_flags(kind: str, stamp: bool = False) -> Dict[str, List[str]]:
     return flags
 
 
-def build_extension(kind: str, build_directory: Optional[Path] = None, verbose: bool = False) -> ModuleType:
+def build_extension(kind: str,
+                    build_directory: Optional[Path] = None,
+                    verbose: bool = False,
+                    name: Optional[str] = None,
+                    stamp: bool = False) -> ModuleType:
     """Compile (or reuse the cached build of) the ``kind`` extension and import it.
 
     For CUDA this needs ``nvcc``; without a GPU it still compiles for ``$TORCH_CUDA_ARCH_LIST`` (default 9.0).
+    ``name`` is the Python module name (``_ext_cpu``/``_ext_cuda`` for a prebuilt module); ``stamp`` embeds the
+    source hash so a stale prebuilt module can be recognised.
     """
     from torch.utils import cpp_extension
 
@@ -125,12 +131,12 @@ def build_extension(kind: str, build_directory: Optional[Path] = None, verbose: 
         if not os.environ.get('TORCH_CUDA_ARCH_LIST') and not torch.cuda.is_available():
             os.environ['TORCH_CUDA_ARCH_LIST'] = '9.0'
     return cpp_extension.load(
-        name=f'mmbokeh_ops_{kind}',
+        name=name or f'mmbokeh_ops_{kind}',
         sources=[str(s) for s in sources(kind)],
         build_directory=str(directory),
         with_cuda=kind == 'cuda',
         verbose=verbose,
-        **compile_flags(kind))
+        **compile_flags(kind, stamp))
 
 
 def _prebuilt(kind: str) -> Optional[ModuleType]:

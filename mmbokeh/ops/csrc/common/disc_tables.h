@@ -1,13 +1,10 @@
-// Integer geometry of BokehMe's soft disc on the pixel grid, shared by the CPU fast path.
+// Integer geometry of BokehMe's soft disc on the pixel grid, for the general (window) CPU path of splat_bokeh.
 //
-// A source of radius r (R = floor(r)) covers the square |dx|,|dy| <= R + 1. Split it in three parts:
-//   core  rho^2 <  (R-2)^2          weight 1 / (r^2 + 0.2) (the tanh edge is within 1.2e-7 of 1 there),
-//   band  (R-2)^2 <= rho^2 <= (R+3)^2  exact soft-disc weight,
-//   tail  rho^2 >  (R+3)^2          weight below 1.2e-7 of the core's, dropped.
-// The split depends on R only, so the rendered image stays a smooth function of r between integers (where the
-// reference's square window already jumps). The band weight sigmoid(8 (r - rho)) is evaluated as
-// 1 / (1 + frac[n] * mult[fl[n] - R + 2]) with n = rho^2, frac[n] = exp(8 (rho - floor(rho))) and
-// mult[k] = exp(8 (R - 2 + k - r)): one exp per source instead of one per pixel.
+// A source of radius r (R = floor(r)) covers the square |dx|,|dy| <= R + 1. Inside rho < R - 2 the tanh edge is
+// within 1.2e-7 of 1 (weight taken as 1 / (r^2 + 0.2)); beyond rho > R + 3 the weight is below 1.2e-7 of that and
+// dropped; in between the edge sigmoid(8 (r - rho)) is evaluated as 1 / (1 + frac[n] * mult[fl[n] - R + 2]) with
+// n = rho^2, frac[n] = exp(8 (rho - floor(rho))) and mult[k] = exp(8 (R - 2 + k - r)): one exp per source instead
+// of one per pixel. The split depends on R only, so the output stays smooth in r between integers.
 #pragma once
 
 #include <cstdint>

@@ -149,13 +149,14 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_out, const at::Tens
           for (int64_t c = 0; c < nc; ++c) dst[(x + 1) * nc + c] = dst[x * nc + c] + static_cast<double>(src[x * nc + c]);
       }
     });
-    at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t b = row / H, y = row % H;
+    const int64_t chunk = 16, chunks = (H + chunk - 1) / chunk;  // gathers only: any split of the rows works
+    at::parallel_for(0, B * chunks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t b = task / chunks, y = (task % chunks) * chunk;
         disc_backward_rows<scalar_t, acc_t, NCT>(image_of<scalar_t>(image, defocus, b), stencils, p + b * H * W * nc,
                                                  pre + b * H * (W + 1) * nc,
                                                  g_img.data_ptr<scalar_t>() + b * C * H * W,
-                                                 g_def.data_ptr<scalar_t>() + b * H * W, y, y + 1);
+                                                 g_def.data_ptr<scalar_t>() + b * H * W, y, std::min(H, y + chunk));
       }
     });
     return {g_img, g_def};

@@ -37,6 +37,8 @@ inline void axpy(T* __restrict p, T w, const T* __restrict v, int64_t n) {
   }
 }
 
+constexpr int64_t kColumnBlock = 32;
+
 template <typename acc_t>
 struct DiscStencil {
   int R = -1;
@@ -98,8 +100,10 @@ void disc_forward_rows(const Image<scalar_t>& im, const std::vector<DiscStencil<
   const int64_t H = im.H, W = im.W, HW = H * W, C = im.C;
   std::vector<acc_t> val(nc), w;
   std::vector<double> vcore(nc);
+  // column blocks keep the rows a block of sources touches in L2 even for large radii
+  for (int64_t xb = 0; xb < W; xb += kColumnBlock)
   for (int64_t y0 = y_begin; y0 < y_end; ++y0) {
-    for (int64_t x0 = 0; x0 < W; ++x0) {
+    for (int64_t x0 = xb; x0 < std::min(W, xb + kColumnBlock); ++x0) {
       const acc_t r = static_cast<acc_t>(std::abs(im.def[y0 * W + x0]));
       const int R = static_cast<int>(std::floor(r));
       const DiscStencil<acc_t>& s = stencils[R];
@@ -147,8 +151,10 @@ void disc_backward_rows(const Image<scalar_t>& im, const std::vector<DiscStencil
   const int64_t H = im.H, W = im.W, HW = H * W, C = im.C;
   std::vector<acc_t> val(nc), gi(nc), w, dw;
   std::vector<double> sc(nc);
+  // column blocks keep the rows a block of sources touches in L2 even for large radii
+  for (int64_t xb = 0; xb < W; xb += kColumnBlock)
   for (int64_t y0 = y_begin; y0 < y_end; ++y0) {
-    for (int64_t x0 = 0; x0 < W; ++x0) {
+    for (int64_t x0 = xb; x0 < std::min(W, xb + kColumnBlock); ++x0) {
       const scalar_t D = im.def[y0 * W + x0];
       const acc_t r = static_cast<acc_t>(std::abs(D));
       const int R = static_cast<int>(std::floor(r));
