@@ -10,5 +10,8 @@ test_pipeline = [bokeh_stack, dict(type='PackDepthInputs')]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# The stack frames run through the shared encoder without gradient (the official grad_free_stack option) to keep
+# the CPU demo to a few minutes; the reference frame trains the encoder.
 model = dict(
-    neck=dict(type='DefocusAggregation', in_channels=384, fuse_taps=[2, 3], num_heads=8, init='official'))
+    neck=dict(type='DefocusAggregation', in_channels=384, fuse_taps=[2, 3], num_heads=8, init='official'),
+    stack_grad=False)
