@@ -46,8 +46,8 @@ def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
 
 
 def project_gaussians(means3d: torch.Tensor, scales: torch.Tensor, quats: torch.Tensor, opacities: torch.Tensor,
-                      colors: torch.Tensor, viewmat: torch.Tensor, K: torch.Tensor, width: int, height: int,
-                      focus_dist: Scalar, coc_strength: Scalar, near_plane: float, eps2d: float) -> Projected:
+                      colors: torch.Tensor, viewmat: torch.Tensor, K: torch.Tensor, focus_dist: Scalar,
+                      coc_strength: Scalar, near_plane: float, eps2d: float) -> Projected:
     """Project, widen each 2D covariance by its CoC, keep its energy, cull and sort front to back.
 
     The CoC radius of a Gaussian at camera depth z is ``coc = coc_strength * |1/z - 1/focus_dist|`` (px; the

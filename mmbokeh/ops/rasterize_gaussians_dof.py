@@ -126,8 +126,8 @@ def rasterize_gaussians_dof(means3d: torch.Tensor,
     if background is not None:
         _check_tensor('background', background, (colors.shape[1],), means3d)
     which = resolve_impl(impl, means3d.device)
-    proj = project_gaussians(means3d, scales, quats, opacities, colors, viewmat, K, width, height, focus_dist,
-                             coc_strength, near_plane, eps2d)
+    proj = project_gaussians(means3d, scales, quats, opacities, colors, viewmat, K, focus_dist, coc_strength,
+                             near_plane, eps2d)
     m = proj.means2d.shape[0]
     if m == 0:
         color = colors.new_zeros(height, width, colors.shape[1]) + 0 * colors.sum()

@@ -81,23 +81,26 @@ std::vector<at::Tensor> forward_impl(const at::Tensor& image, const at::Tensor& 
   scalar_t* ws = wsum.data_ptr<scalar_t>();
   if (fast) {
     const auto stencils = make_stencils<scalar_t, acc_t>(defocus.data_ptr<scalar_t>(), defocus.numel(), max_r, W);
-    auto diff = at::zeros({B, H, W + 1, nc}, image.options().dtype(at::kDouble));
+    const bool spans = max_r >= 2;  // no disc has a core below R = 2: skip the difference buffer
+    auto diff = at::zeros({spans ? B : 0, H, W + 1, nc}, image.options().dtype(at::kDouble));
     auto direct = at::zeros({B, H, W, nc}, image.options());
     double* dif = diff.data_ptr<double>();
     acc_t* dir = direct.data_ptr<acc_t>();
     for_each_stripe(B, H, reach, [&](int64_t b, int64_t y0, int64_t y1) {
       disc_forward_rows<scalar_t, acc_t, NCT>(image_of<scalar_t>(image, defocus, b), stencils,
-                                              dif + b * H * (W + 1) * nc, dir + b * H * W * nc, y0, y1);
+                                              spans ? dif + b * H * (W + 1) * nc : nullptr, dir + b * H * W * nc, y0,
+                                              y1, column_block(max_r, W));
     });
     at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
       std::vector<double> run(nc);
       for (int64_t row = begin; row < end; ++row) {
         const int64_t b = row / H, y = row % H;
-        const double* fr = dif + row * (W + 1) * nc;
+        const double* fr = spans ? dif + row * (W + 1) * nc : nullptr;
         const acc_t* dr = dir + row * W * nc;
         std::fill(run.begin(), run.end(), 0.0);
         for (int64_t x = 0; x < W; ++x) {
-          for (int64_t c = 0; c < nc; ++c) run[c] += fr[x * nc + c];
+          if (spans)
+            for (int64_t c = 0; c < nc; ++c) run[c] += fr[x * nc + c];
           const double wt = run[C] + static_cast<double>(dr[x * nc + C]), inv = 1.0 / wt;
           for (int64_t c = 0; c < C; ++c)
             o[((b * C + c) * H + y) * W + x] = static_cast<scalar_t>((run[c] + static_cast<double>(dr[x * nc + c])) * inv);
@@ -156,7 +159,8 @@ std::vector<at::Tensor> backward_impl(const at::Tensor& grad_out, const at::Tens
         disc_backward_rows<scalar_t, acc_t, NCT>(image_of<scalar_t>(image, defocus, b), stencils, p + b * H * W * nc,
                                                  pre + b * H * (W + 1) * nc,
                                                  g_img.data_ptr<scalar_t>() + b * C * H * W,
-                                                 g_def.data_ptr<scalar_t>() + b * H * W, y, std::min(H, y + chunk));
+                                                 g_def.data_ptr<scalar_t>() + b * H * W, y, std::min(H, y + chunk),
+                                                 column_block(max_r, W));
       }
     });
     return {g_img, g_def};
