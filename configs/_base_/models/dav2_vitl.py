@@ -1,16 +1,5 @@
-# Depth Anything V2 ViT-L (metric head): DINOv2 encoder (timm) + DPT decoder, SiLog loss.
+# Depth Anything V2 ViT-L (metric head): DINOv2 ViT-L encoder (timm) + DPT decoder, SiLog loss.
+_base_ = ['./dav2_vits.py']
 model = dict(
-    type='BokehDepthEstimator',
-    data_preprocessor=dict(
-        type='DepthDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_size_divisor=14,
-        pad_value=0),
-    backbone=dict(type='DINOv2', arch='l', with_cp=False),
-    decode_head=dict(type='DPTHead', in_channels=1024, features=256, out_channels=[256, 512, 1024, 1024], depth_type='metric',
-                     max_depth=20.0),
-    loss=dict(type='SiLogLoss', lambd=0.5),
-    train_cfg=dict(min_depth=1e-3),
-    test_cfg=dict(resize_to_ori=True))
+    backbone=dict(arch='l'),
+    decode_head=dict(in_channels=1024, features=256, out_channels=[256, 512, 1024, 1024]))
