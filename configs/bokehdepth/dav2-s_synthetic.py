@@ -12,6 +12,10 @@ val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 # The stack frames run through the shared encoder without gradient (the official grad_free_stack option) to keep
 # the CPU demo to a few minutes; the reference frame trains the encoder.
+# With the small K of 126 px images, the official focus bias -|K_i - K_j| (alpha 1) would all but shut the reference
+# frame off from the stack; alpha 0.1 keeps the same ordering with a usable range. All four taps are fused so the
+# shallow blocks' local blur features reach the decoder (the official DAv2 variant fuses [2, 3]).
 model = dict(
-    neck=dict(type='DefocusAggregation', in_channels=384, fuse_taps=[2, 3], num_heads=8, init='official'),
+    neck=dict(type='DefocusAggregation', in_channels=384, fuse_taps=[0, 1, 2, 3], num_heads=8, alpha=0.1,
+              init='official'),
     stack_grad=False)
