@@ -1,13 +1,11 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR] [--out F]``."""
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmbokeh  # noqa: F401
-from mmbokeh.utils import setup_cpu_distributed
+from mmbokeh.utils import load_tool_config, setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -22,22 +20,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override settings in the config')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         hook = cfg.default_hooks.get('visualization')

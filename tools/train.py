@@ -4,14 +4,12 @@ Flags follow mmdet 3.x's ``tools/train.py``. Distributed: ``bash tools/dist_trai
 works on CPU with gloo).
 """
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmbokeh  # noqa: F401  (registers modules and the checkpoint allow-list)
-from mmbokeh.utils import amp_fallback_without_cuda, check_load_from, setup_cpu_distributed
+from mmbokeh.utils import amp_fallback_without_cuda, check_load_from, load_tool_config, setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -27,22 +25,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')

@@ -12,6 +12,22 @@ CONVERT_HINT = {
 }
 
 
+def load_tool_config(args) -> Config:
+    """Config of ``tools/train.py`` / ``tools/test.py``: ``args.config`` with ``--cfg-options`` merged, the
+    launcher recorded and the work dir from ``--work-dir``, the config, or ``./work_dirs/<config name>``; also sets
+    ``LOCAL_RANK`` from ``--local-rank`` for launchers that pass it as an argument."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = os.path.join('./work_dirs', os.path.splitext(os.path.basename(args.config))[0])
+    return cfg
+
+
 def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     """Let mmengine's ``pytorch`` launcher run on machines without a GPU.
 
