@@ -30,3 +30,37 @@ def valid_depth_pixels(pred: torch.Tensor, target: torch.Tensor, valid_mask: Opt
         raise ValueError(f'{loss_cls}: valid_mask shape {tuple(valid_mask.shape)} != pred shape '
                          f'{tuple(pred.shape)}')
     return valid_mask.detach() & positive
+
+
+class MaskedDepthLoss(torch.nn.Module):
+    """Base of dense depth losses over the valid pixels of a batch: checks inputs, pools the valid pixels, returns
+    0 connected to ``pred`` when none is valid; subclasses define :meth:`pixel_loss` on the pooled float32 values.
+
+    Args:
+        loss_weight: multiplier of the loss.
+        loss_name: key of the loss in the losses dict.
+    """
+
+    def __init__(self, loss_weight: float = 1.0, loss_name: str = 'loss_depth') -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+        self._loss_name = loss_name
+
+    @property
+    def loss_name(self) -> str:
+        return self._loss_name
+
+    def pixel_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """pred, target: [N] float32 metres of the valid pixels -> scalar."""
+        raise NotImplementedError
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor,
+                valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """pred, target: [B, 1, H, W] or [B, H, W] metres; valid_mask: bool, same shape (None: target > 0).
+
+        Returns a scalar. With no valid pixel it is 0 and still connected to ``pred`` (``pred.sum() * 0``).
+        """
+        mask = valid_depth_pixels(pred, target, valid_mask, type(self).__name__)
+        if not bool(mask.any()):
+            return pred.sum() * 0.0
+        return self.loss_weight * self.pixel_loss(pred[mask].float(), target[mask].float())
