@@ -3,8 +3,9 @@
     python tools/analysis/benchmark_train_step.py configs/bokehdepth/dav2-s_nyu.py --batch 2 --frames 3 --size 518
 
 Prints the time per step (mean of ``--steps`` after one warm-up) and the peak memory: the process's peak resident
-set (CPU) or ``torch.cuda.max_memory_allocated`` (GPU). Options ``--with-cp`` (activation checkpointing in the
-encoder) and ``--no-stack-grad`` show what they save.
+set (CPU) or ``torch.cuda.max_memory_allocated`` (GPU). The model is the config's, activation checkpointing
+included (``model.backbone.with_cp``); ``--with-cp`` / ``--no-with-cp`` and ``--no-stack-grad`` override it to show
+what each saves.
 """
 import argparse
 import resource
@@ -22,14 +23,16 @@ def main() -> None:
     parser.add_argument('--frames', type=int, default=3)
     parser.add_argument('--size', type=int, default=518)
     parser.add_argument('--steps', type=int, default=2)
-    parser.add_argument('--with-cp', action='store_true')
+    parser.add_argument('--with-cp', action=argparse.BooleanOptionalAction, default=None,
+                        help='activation checkpointing in the encoder (default: as in the config)')
     parser.add_argument('--no-stack-grad', action='store_true')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     args = parser.parse_args()
-    options = {'model.backbone.with_cp': args.with_cp}
+    options = {} if args.with_cp is None else {'model.backbone.with_cp': args.with_cp}
     if args.no_stack_grad:
         options['model.stack_grad'] = False
     model = init_model(args.config, device=args.device, cfg_options=options).train()
+    with_cp = getattr(model.backbone, 'with_cp', False)
     optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-6)
     b, s, n = args.batch, args.frames, args.size
     image = torch.randn(b, 3, n, n, device=args.device)
@@ -56,7 +59,7 @@ def main() -> None:
         where = 'peak RSS'
     frames = 1 + (s if stack is not None else 0)
     print(f'{args.config}: batch {b} x {frames} frame(s) at {n}x{n} on {args.device} '
-          f'(threads {torch.get_num_threads()}, with_cp={args.with_cp}, stack_grad={not args.no_stack_grad})')
+          f'(threads {torch.get_num_threads()}, with_cp={with_cp}, stack_grad={not args.no_stack_grad})')
     print(f'time per training step: {sum(times) / len(times):.2f} s   {where}: {peak:.2f} GiB')
 
 
