@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .synthetic_textures import Material, sample_material
+from .synthetic_textures import KIND_PROBS, Material, check_kind_probs, sample_material
 
 Seed = Union[int, Sequence[int]]
 _EPS = 1e-6
@@ -109,7 +109,8 @@ def _rotation(yaw: float, pitch_down: float, roll: float) -> np.ndarray:
     return r_yaw @ r_pitch @ r_roll @ np.diag([1.0, -1.0, 1.0])
 
 
-def _room(rng: np.random.Generator, max_depth: float, rot: np.ndarray, cam_h: float) -> Tuple[list, tuple]:
+def _room(rng: np.random.Generator, max_depth: float, rot: np.ndarray, cam_h: float,
+          kind_probs: Sequence[float]) -> Tuple[list, tuple]:
     """Floor, ceiling, side and back walls; the back wall is pulled in so no visible point is beyond 0.97 max_depth."""
     left, right = rng.uniform(1.3, 3.0, size=2) * min(1.0, max_depth / 8.0)
     ceil = rng.uniform(2.4, 3.2)
@@ -118,11 +119,11 @@ def _room(rng: np.random.Generator, max_depth: float, rot: np.ndarray, cam_h: fl
     lateral = max(forward[0] * x + forward[1] * (y - cam_h) for x, y in corners)
     back = min(rng.uniform(0.55, 1.0) * max_depth, (0.97 * max_depth - lateral) / forward[2])
     planes = [
-        _Plane((0, 1, 0), 0.0, (0, 2), sample_material(rng, vivid=False)),  # floor
-        _Plane((0, -1, 0), -ceil, (0, 2), sample_material(rng, vivid=False)),  # ceiling
-        _Plane((0, 0, -1), -back, (0, 1), sample_material(rng, vivid=False)),  # back wall
-        _Plane((1, 0, 0), -left, (2, 1), sample_material(rng, vivid=False)),  # left wall
-        _Plane((-1, 0, 0), -right, (2, 1), sample_material(rng, vivid=False)),  # right wall
+        _Plane((0, 1, 0), 0.0, (0, 2), sample_material(rng, False, kind_probs)),  # floor
+        _Plane((0, -1, 0), -ceil, (0, 2), sample_material(rng, False, kind_probs)),  # ceiling
+        _Plane((0, 0, -1), -back, (0, 1), sample_material(rng, False, kind_probs)),  # back wall
+        _Plane((1, 0, 0), -left, (2, 1), sample_material(rng, False, kind_probs)),  # left wall
+        _Plane((-1, 0, 0), -right, (2, 1), sample_material(rng, False, kind_probs)),  # right wall
     ]
     return planes, (left, right, ceil, back)
 
@@ -133,12 +134,12 @@ def _between(rng: np.random.Generator, lo: float, hi: float) -> float:
     return lo + u * (hi - lo) if hi > lo else 0.5 * (lo + hi)
 
 
-def _objects(rng: np.random.Generator, bounds: tuple, num: int, size: float) -> list:
+def _objects(rng: np.random.Generator, bounds: tuple, num: int, size: float, kind_probs: Sequence[float]) -> list:
     """``num`` boxes and spheres (dimensions scaled by ``size``) resting on the floor or, some spheres, floating."""
     left, right, ceil, back = bounds
     objects = []
     for _ in range(num):
-        material = sample_material(rng, vivid=True)
+        material = sample_material(rng, True, kind_probs)
         if rng.random() < 0.6:
             half = rng.uniform([0.15, 0.15, 0.15], [0.6, 0.8, 0.6]) * size
             reach = np.hypot(half[0], half[2])
@@ -222,7 +223,8 @@ def _pixel_grid(height: int, width: int) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def render_scene(seed: Seed, img_size: Tuple[int, int] = (224, 224), max_depth: float = 8.0,
-                 num_objects: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 num_objects: Optional[int] = None,
+                 kind_probs: Sequence[float] = KIND_PROBS) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Render one procedural room, deterministic in ``seed``.
 
     Args:
@@ -231,6 +233,9 @@ def render_scene(seed: Seed, img_size: Tuple[int, int] = (224, 224), max_depth: 
         max_depth: metres; the room is sized so all depths stay below it (>= 3).
         num_objects: boxes and spheres to place; None draws 2-7. The room, camera and room textures do not depend
             on it, so ``num_objects=0`` shows the same room empty.
+        kind_probs: probabilities of the surface patterns ``('flat', 'checker', 'stripes', 'noise')``; the geometry
+            and colours of a seed do not depend on them. No flat surfaces (e.g. ``(0, 0.4, 0.4, 0.2)``) gives
+            texture everywhere, which depth from defocus needs.
 
     Returns:
         img_rgb: (H, W, 3) uint8 RGB.
@@ -239,6 +244,7 @@ def render_scene(seed: Seed, img_size: Tuple[int, int] = (224, 224), max_depth: 
     """
     if max_depth < 3:
         raise ValueError(f'render_scene max_depth must be >= 3 metres for a room to fit, got {max_depth}')
+    kind_probs = check_kind_probs(kind_probs, 'render_scene kind_probs')
     height, width = img_size
     room_rng, object_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
 
@@ -250,11 +256,11 @@ def render_scene(seed: Seed, img_size: Tuple[int, int] = (224, 224), max_depth: 
     cam_h = room_rng.uniform(1.1, 1.7)
     rot = _rotation(np.deg2rad(room_rng.uniform(-20, 20)), np.deg2rad(room_rng.uniform(5, 22)),
                     np.deg2rad(room_rng.uniform(-3, 3)))
-    planes, bounds = _room(room_rng, max_depth, rot, cam_h)
+    planes, bounds = _room(room_rng, max_depth, rot, cam_h, kind_probs)
     light = np.array([room_rng.uniform(-bounds[0], bounds[1]) * 0.7, bounds[2] - 0.15,
                       room_rng.uniform(0.3, 0.8) * bounds[3]])
     count = int(object_rng.integers(2, 8)) if num_objects is None else num_objects
-    objects = _objects(object_rng, bounds, count, size=min(1.0, max_depth / 8.0))
+    objects = _objects(object_rng, bounds, count, min(1.0, max_depth / 8.0), kind_probs)
     surfaces = planes + objects
 
     u, v = _pixel_grid(height, width)

@@ -3,7 +3,7 @@
 A material maps surface coordinates ``u``, ``v`` (M,) in metres to a linear-RGB albedo (3, M) in [0, 1].
 """
 from dataclasses import dataclass, field
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 
@@ -58,10 +58,20 @@ def _random_color(rng: np.random.Generator, saturation: Tuple[float, float],
     return (v * (1 - s + s * rgb)).astype(np.float32)
 
 
-def sample_material(rng: np.random.Generator, vivid: bool) -> Material:
-    """Draw a material; ``vivid`` gives saturated object colours, otherwise muted room colours."""
+def check_kind_probs(kind_probs: Sequence[float], who: str = 'kind_probs') -> Tuple[float, ...]:
+    """``kind_probs`` as a tuple of len(KINDS) non-negative floats summing to 1; ValueError naming ``who`` if not."""
+    probs = tuple(float(p) for p in kind_probs)
+    if len(probs) != len(KINDS) or min(probs) < 0 or abs(sum(probs) - 1) > 1e-6:
+        raise ValueError(f'{who} must be {len(KINDS)} non-negative probabilities of {KINDS} summing to 1, '
+                         f'got {tuple(kind_probs)}')
+    return probs
+
+
+def sample_material(rng: np.random.Generator, vivid: bool, kind_probs: Sequence[float] = KIND_PROBS) -> Material:
+    """Draw a material; ``vivid`` gives saturated object colours, otherwise muted room colours; ``kind_probs`` are
+    the probabilities of :data:`KINDS`. The number of draws from ``rng`` does not depend on ``kind_probs``."""
     sat = (0.3, 0.9) if vivid else (0.0, 0.35)
-    kind = KINDS[rng.choice(len(KINDS), p=KIND_PROBS)]
+    kind = KINDS[rng.choice(len(KINDS), p=kind_probs)]
     color_a = _random_color(rng, sat, (0.35, 0.95))
     color_b = _random_color(rng, sat, (0.1, 0.9))
     return Material(kind=kind, color_a=color_a, color_b=color_b, period=float(rng.uniform(0.08, 0.5)),

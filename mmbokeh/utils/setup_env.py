@@ -47,14 +47,19 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
 
 
 def check_load_from(cfg: Config) -> None:
-    """Fail in seconds, with the command that makes it, when the config's ``load_from`` checkpoint is missing."""
+    """Fail in seconds, with the command that makes it, when the config's ``load_from`` checkpoint is missing.
+
+    The command is the config's ``load_from_hint`` (a sentence) if set, else the converter of ``load_from_kind``
+    ('dav2' or 'bokehdepth')."""
     path = cfg.get('load_from')
     if not path or cfg.get('resume') or '://' in str(path) or Path(path).is_file():
         return
-    kind = cfg.get('load_from_kind', 'dav2')
+    hint = cfg.get('load_from_hint')
+    if hint is None:
+        kind = cfg.get('load_from_kind', 'dav2')
+        hint = 'Convert the official weights with\n    ' + CONVERT_HINT.get(kind, CONVERT_HINT['dav2']).format(path=path)
     raise FileNotFoundError(
-        f"load_from checkpoint '{path}' does not exist (cwd {os.getcwd()}). Convert the official weights with\n"
-        f"    {CONVERT_HINT.get(kind, CONVERT_HINT['dav2']).format(path=path)}\n"
+        f"load_from checkpoint '{path}' does not exist (cwd {os.getcwd()}). {hint}\n"
         f"or pass --cfg-options load_from=<path> (load_from=None trains from scratch).")
 
 

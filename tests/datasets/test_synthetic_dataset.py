@@ -99,6 +99,23 @@ def test_dataset_bad_arguments():
         SyntheticDefocusDataset(split='dev')
     with pytest.raises(ValueError, match='img_size'):
         SyntheticDefocusDataset(img_size=(0, 4))
+    with pytest.raises(ValueError, match='SyntheticDefocusDataset kind_probs'):
+        SyntheticDefocusDataset(kind_probs=(1.0, 0.0))
+
+
+def test_textured_scenes_keep_the_geometry_and_lose_the_flat_surfaces():
+    """kind_probs changes only the surface patterns: the depth of a seed is unchanged, and without flat surfaces
+    every large region has image gradients (what depth from defocus needs)."""
+    default = SyntheticDefocusDataset(num_samples=3, img_size=SIZE, split='val')
+    textured = SyntheticDefocusDataset(num_samples=3, img_size=SIZE, split='val', kind_probs=(0, 0.5, 0.5, 0))
+    flat = SyntheticDefocusDataset(num_samples=3, img_size=SIZE, split='val', kind_probs=(1, 0, 0, 0))
+    for i in range(3):
+        a, b, c = default.get_data_info(i), textured.get_data_info(i), flat.get_data_info(i)
+        np.testing.assert_array_equal(a['gt_depth'], b['gt_depth'])
+        assert not np.array_equal(a['img'], b['img'])
+        grad_b = np.abs(np.diff(b['img'].astype(np.float32).mean(-1), axis=1)).mean()
+        grad_c = np.abs(np.diff(c['img'].astype(np.float32).mean(-1), axis=1)).mean()
+        assert grad_b > 3 * grad_c
 
 
 def test_save_previews(tmp_path):

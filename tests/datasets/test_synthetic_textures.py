@@ -1,7 +1,8 @@
 """Procedural materials: patterns land where their definitions say, and both textured and flat kinds occur."""
 import numpy as np
+import pytest
 
-from mmbokeh.datasets.synthetic_textures import Material, sample_material
+from mmbokeh.datasets.synthetic_textures import Material, check_kind_probs, sample_material
 
 A = np.array([0.2, 0.3, 0.4], np.float32)
 B = np.array([0.9, 0.8, 0.7], np.float32)
@@ -34,3 +35,20 @@ def test_sampled_kinds_mix_textured_and_flat():
     kinds = [sample_material(rng, vivid=bool(i % 2)).kind for i in range(200)]
     assert {'flat', 'checker', 'stripes', 'noise'} == set(kinds)
     assert 0.2 < kinds.count('flat') / len(kinds) < 0.5
+
+
+def test_kind_probs_choose_the_pattern_and_keep_the_draws_aligned():
+    a, b = np.random.default_rng(3), np.random.default_rng(3)
+    only_checker = [sample_material(a, True, (0, 1, 0, 0)) for _ in range(20)]
+    default = [sample_material(b, True) for _ in range(20)]
+    assert {m.kind for m in only_checker} == {'checker'}
+    for m, d in zip(only_checker, default):  # same colours and periods: only the pattern changed
+        np.testing.assert_array_equal(m.color_a, d.color_a)
+        assert m.period == d.period
+    assert a.random() == b.random()
+
+
+@pytest.mark.parametrize('probs', [(0.5, 0.5), (0.5, 0.5, 0.5, -0.5), (0.3, 0.3, 0.3, 0.3)])
+def test_bad_kind_probs_are_named(probs):
+    with pytest.raises(ValueError, match=r"render_scene kind_probs must be 4 non-negative probabilities"):
+        check_kind_probs(probs, 'render_scene kind_probs')

@@ -41,6 +41,24 @@ def test_single_scaled_space_attention_is_a_different_model():
     assert (a(taps, k)[0] - b(taps, k)[0]).abs().max() > 1e-2
 
 
+def test_k_embed_scale_scales_only_the_k_embedding():
+    """k_embed_scale = s embeds s * K but keeps the focus bias on raw K: equal to the official block fed s * K when
+    the bias is off (alpha 0), different from it when the bias is on."""
+    torch.manual_seed(0)
+    taps, k = [torch.randn(2, 4, 10, 64)], torch.tensor([[0., 10., 20., 30.], [0., 5., 15., 30.]])
+    outs = {}
+    for alpha in (0.0, 0.5):
+        scaled = DefocusAggregation(64, fuse_taps=[0], alpha=alpha, k_embed_scale=1 / 30)
+        plain = DefocusAggregation(64, fuse_taps=[0], alpha=alpha)
+        _randomise(scaled, std=0.2)
+        plain.load_state_dict(scaled.state_dict())
+        outs[alpha] = scaled(taps, k)[0], plain(taps, k / 30)[0]
+    torch.testing.assert_close(*outs[0.0], rtol=1e-5, atol=1e-5)
+    assert (outs[0.5][0] - outs[0.5][1]).abs().max() > 1e-3
+    with pytest.raises(ValueError, match='k_embed_scale must be > 0'):
+        DefocusAggregation(64, k_embed_scale=0)
+
+
 def test_parameters_per_tap_match_official_block_at_vit_s():
     neck = DefocusAggregation(384, fuse_taps=[2, 3])
     per_tap = sum(p.numel() for p in neck.parameters()) / 2

@@ -21,15 +21,22 @@ class DividedSpaceFocusBlock(nn.Module):
             unchanged at initialisation, so inserting it into a pretrained model changes nothing before training).
         official_space_scale: the official space attention scales q by head_dim^-0.5 and then calls
             scaled_dot_product_attention, which scales again (logits x head_dim^-1). True reproduces that.
+        k_embed_scale: K is multiplied by this before the K embedding (official 1: raw K). The focus bias always
+            uses raw K. With raw K in the tens, the FiLM shift of the stack frames starts about 20 times larger than
+            their tokens and drowns their image content, so a model trained from scratch ignores the stack;
+            ``1 / max K`` keeps the embedding's input in [0, 1].
     """
 
     def __init__(self, dim: int, num_heads: int = 8, mlp_ratio: float = 4.0, alpha: float = 1.0,
-                 layerscale_init: float = 0.1, init: str = 'official', official_space_scale: bool = True) -> None:
+                 layerscale_init: float = 0.1, init: str = 'official', official_space_scale: bool = True,
+                 k_embed_scale: float = 1.0) -> None:
         super().__init__()
         if init not in ('official', 'identity'):
             raise ValueError(f"init must be 'official' or 'identity', got '{init}'")
+        if not k_embed_scale > 0:
+            raise ValueError(f'k_embed_scale must be > 0, got {k_embed_scale}')
         head_dim = dim // num_heads
-        self.alpha = alpha
+        self.alpha, self.k_embed_scale = alpha, float(k_embed_scale)
         ls = 0.0 if init == 'identity' else layerscale_init
         hidden = int(dim * mlp_ratio)
         self.ln_space_attn = nn.LayerNorm(dim)
@@ -72,7 +79,7 @@ class DividedSpaceFocusBlock(nn.Module):
         """frames [B, F, N, D] tokens of F = S + 1 frames, reference first; k [B, F] strengths (reference 0).
 
         Returns the reference frame's fused tokens [B, N, D]."""
-        k_tokens = self.k_embed(k[..., None].to(self.k_embed[0].weight.dtype))
+        k_tokens = self.k_embed(self.k_embed_scale * k[..., None].to(self.k_embed[0].weight.dtype))
         film = self.focus_film(k_tokens).to(frames.dtype)
         x = self._space(frames, k_tokens.to(frames.dtype))
         return self._focus(x, k.to(frames.dtype), film)[:, 0]

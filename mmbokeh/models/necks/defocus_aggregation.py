@@ -16,7 +16,8 @@ class DefocusAggregation(BaseModule):
     Args:
         in_channels: encoder token width D.
         fuse_taps: indices into the encoder's taps to fuse (official Depth Anything V2 variant: [2, 3] of 4).
-        num_heads, mlp_ratio, alpha, layerscale_init, official_space_scale: see ``DividedSpaceFocusBlock``.
+        num_heads, mlp_ratio, alpha, layerscale_init, official_space_scale, k_embed_scale: see
+            ``DividedSpaceFocusBlock`` (defaults: the official module).
         init: 'official' (LayerScale ``layerscale_init``) or 'identity' (output = reference tokens at init).
 
     Forward: taps, a list of [B, F, N, D] (F = S + 1 frames, reference first), and k [B, F] (reference 0)
@@ -32,12 +33,13 @@ class DefocusAggregation(BaseModule):
                  layerscale_init: float = 0.1,
                  init: str = 'official',
                  official_space_scale: bool = True,
+                 k_embed_scale: float = 1.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.fuse_taps = sorted(set(int(t) for t in fuse_taps))
         self.layers = nn.ModuleDict({
             str(t): DividedSpaceFocusBlock(in_channels, num_heads, mlp_ratio, alpha, layerscale_init, init,
-                                           official_space_scale) for t in self.fuse_taps})
+                                           official_space_scale, k_embed_scale) for t in self.fuse_taps})
 
     def init_weights(self) -> None:
         # The blocks initialise themselves (official or identity); mmengine's generic init would undo 'identity'.
