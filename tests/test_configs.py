@@ -46,6 +46,8 @@ def test_synthetic_bokehdepth_demo_matches_its_baseline_but_for_the_stack():
     base = _load('configs/bokehdepth/dav2-s_synthetic_baseline.py')
     for key in ('train_cfg', 'param_scheduler', 'randomness', 'load_from'):
         assert fused[key] == base[key], key
+    pretrained_dir = 'work_dirs/' + Path(base.load_from).parent.name
+    assert len({fused.work_dir, base.work_dir, pretrained_dir}) == 3  # nobody overwrites the checkpoint they load
     assert fused.optim_wrapper.optimizer == base.optim_wrapper.optimizer
     custom = dict(fused.optim_wrapper.paramwise_cfg.custom_keys)
     assert set(custom.pop('neck')) == {'lr_mult'} and custom == base.optim_wrapper.paramwise_cfg.custom_keys

@@ -25,3 +25,4 @@ model = dict(
     stack_grad=False)
 # The new neck learns faster than the pretrained parts (as the decoder does in DAv2's recipe).
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'neck': dict(lr_mult=5.0)}))
+work_dir = 'work_dirs/bokehdepth_dav2-s_synthetic'

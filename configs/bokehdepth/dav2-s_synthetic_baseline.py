@@ -10,3 +10,5 @@ val_dataloader = dict(dataset=dict(kind_probs=kind_probs))
 test_dataloader = val_dataloader
 load_from = 'work_dirs/dav2-s_synthetic/iter_200.pth'
 load_from_hint = 'Train it first with\n    python tools/train.py configs/depth_anything_v2/dav2-s_synthetic.py\n'
+# Not ./work_dirs/<config name>: that is where the DAv2 demo of the same name keeps the checkpoint loaded above.
+work_dir = 'work_dirs/bokehdepth_dav2-s_synthetic_baseline'
