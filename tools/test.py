@@ -5,7 +5,7 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmbokeh  # noqa: F401
-from mmbokeh.utils import load_tool_config, setup_cpu_distributed
+from mmbokeh.utils import load_tool_config, setup_cpu_distributed, teardown_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,6 +42,7 @@ def main() -> None:
         from mmengine.evaluator import DumpResults
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     runner.test()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

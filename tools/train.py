@@ -9,7 +9,8 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmbokeh  # noqa: F401  (registers modules and the checkpoint allow-list)
-from mmbokeh.utils import amp_fallback_without_cuda, check_load_from, load_tool_config, setup_cpu_distributed
+from mmbokeh.utils import (amp_fallback_without_cuda, check_load_from, load_tool_config, setup_cpu_distributed,
+                           teardown_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,6 +48,7 @@ def main() -> None:
     setup_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -76,3 +76,11 @@ def amp_fallback_without_cuda(cfg: Config) -> bool:
     for key in ('dtype', 'loss_scale', 'use_fsdp'):
         wrapper.pop(key, None)
     return True
+
+
+def teardown_distributed() -> None:
+    """Destroy the default process group, if any, before the interpreter exits: gloo's threads still running at exit
+    can abort the process ("terminate called without an active exception") after a successful run."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
