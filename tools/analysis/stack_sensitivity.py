@@ -34,24 +34,27 @@ def replace_stacks(data_samples: List, inputs: torch.Tensor, mode: str) -> None:
 
 @torch.no_grad()
 def stack_sensitivity(cfg, model: torch.nn.Module, batch_size: int = 8) -> Dict[str, Dict[str, float]]:
-    """Metrics of ``cfg.val_evaluator`` on ``cfg.val_dataloader`` for each of :data:`MODES`."""
-    loader_cfg = dict(cfg.val_dataloader, batch_size=batch_size, num_workers=0, persistent_workers=False)
-    loader = Runner.build_dataloader(loader_cfg)
+    """Metrics of ``cfg.val_evaluator`` on ``cfg.val_dataloader`` for each of :data:`MODES` (one pass over the
+    data: each batch is rendered and preprocessed once and predicted once per mode)."""
     if batch_size < 2:
         raise ValueError('batch_size must be >= 2 so that rolled stacks come from other scenes')
-    results = {}
-    for mode in MODES:
-        evaluator = Evaluator(cfg.val_evaluator)
+    loader = Runner.build_dataloader(dict(cfg.val_dataloader, batch_size=batch_size, num_workers=0,
+                                          persistent_workers=False))
+    evaluators = {mode: Evaluator(cfg.val_evaluator) for mode in MODES}
+    for evaluator in evaluators.values():
         evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
-        for batch in loader:
-            data = model.data_preprocessor(batch, False)
-            if 'bokeh_stack' not in data['data_samples'][0]:
-                raise ValueError('the val pipeline makes no bokeh_stack: add a BokehStackGenerator to it')
-            replace_stacks(data['data_samples'], data['inputs'], mode)
-            preds = model(data['inputs'], data['data_samples'], mode='predict')
-            evaluator.process(preds, batch)
-        results[mode] = evaluator.evaluate(len(loader.dataset))
-    return results
+    for batch in loader:
+        data = model.data_preprocessor(batch, False)
+        samples = data['data_samples']
+        if 'bokeh_stack' not in samples[0]:
+            raise ValueError('the val pipeline makes no bokeh_stack: add a BokehStackGenerator to it')
+        stacks = [s.bokeh_stack for s in samples]
+        for mode, evaluator in evaluators.items():
+            for sample, stack in zip(samples, stacks):
+                sample.bokeh_stack = stack
+            replace_stacks(samples, data['inputs'], mode)
+            evaluator.process(model(data['inputs'], samples, mode='predict'), batch)
+    return {mode: evaluator.evaluate(len(loader.dataset)) for mode, evaluator in evaluators.items()}
 
 
 def main() -> None:

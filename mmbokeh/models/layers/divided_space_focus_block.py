@@ -22,9 +22,9 @@ class DividedSpaceFocusBlock(nn.Module):
         official_space_scale: the official space attention scales q by head_dim^-0.5 and then calls
             scaled_dot_product_attention, which scales again (logits x head_dim^-1). True reproduces that.
         k_embed_scale: K is multiplied by this before the K embedding (official 1: raw K). The focus bias always
-            uses raw K. With raw K in the tens, the FiLM shift of the stack frames starts about 20 times larger than
-            their tokens and drowns their image content, so a model trained from scratch ignores the stack;
-            ``1 / max K`` keeps the embedding's input in [0, 1].
+            uses raw K. With raw K in the tens, training grew the FiLM shift of the stack frames to about 20 times
+            their tokens (measured on the synthetic demo), drowning their image content; ``1 / max K`` keeps the
+            embedding's input in [0, 1].
     """
 
     def __init__(self, dim: int, num_heads: int = 8, mlp_ratio: float = 4.0, alpha: float = 1.0,
