@@ -65,13 +65,13 @@ def test_parameters_per_tap_match_official_block_at_vit_s():
     assert per_tap == 3_883_584  # about 3.9 M, the official block at D = 384
 
 
-def _estimator(init: str, **kwargs):
+def _estimator(init: str, fuse_taps=(2, 3), **kwargs):
     return MODELS.build(dict(
         type='mmbokeh.BokehDepthEstimator',
         backbone=dict(type='mmbokeh.TimmViT', model_name='vit_tiny_patch16_224', out_indices=[2, 5, 8, 11],
                       img_size=64),
         decode_head=dict(type='mmbokeh.DPTHead', features=16, out_channels=[8, 16, 32, 32], max_depth=10.0),
-        neck=dict(type='mmbokeh.DefocusAggregation', in_channels=192, fuse_taps=[2, 3], num_heads=4, init=init),
+        neck=dict(type='mmbokeh.DefocusAggregation', in_channels=192, fuse_taps=fuse_taps, num_heads=4, init=init),
         loss=dict(type='mmbokeh.SiLogLoss'), **kwargs))
 
 
@@ -100,6 +100,27 @@ def test_chunking_and_no_grad_stack_keep_outputs_and_reference_gradient(kwargs):
     b.mean().backward()
     assert other.backbone.vit.patch_embed.proj.weight.grad.abs().sum() > 0
     assert other.neck.layers['3'].gamma_focus_attn.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('stack_grad', [True, False])
+def test_shallow_fusion_runs_the_stack_only_to_the_deepest_fused_tap(stack_grad):
+    torch.manual_seed(0)
+    model = _estimator('official', fuse_taps=[0, 1], stack_grad=stack_grad).train()
+    image, stack, k = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 3, 64, 64), torch.tensor([[5., 10., 15.]] * 2)
+    seen = {}
+    for i in (5, 6):  # block 5 makes tap 1, the deepest fused one; block 6 is needed by the reference only
+        model.backbone.vit.blocks[i].register_forward_hook(lambda m, a, o, i=i: seen.setdefault(i, []).append(len(o)))
+    depth = model.forward_depth(image, stack, k)
+    assert sorted(seen[5]) == [2, 6] and seen[6] == [2]
+    # oracle: every frame through the whole encoder, then the neck and the decoder
+    frames = torch.cat([image[:, None], stack], dim=1).flatten(0, 1)
+    with torch.no_grad():
+        taps = [t.unflatten(0, (2, 4)) for t in model.backbone(frames)]
+        expected = model.decode_head(model.neck(taps, torch.cat([torch.zeros(2, 1), k], 1)), (4, 4)).squeeze(1)
+    torch.testing.assert_close(depth, expected, rtol=1e-5, atol=1e-5)
+    depth.mean().backward()
+    assert (model.backbone.vit.blocks[11].attn.qkv.weight.grad.abs().sum() > 0)
+    assert model.neck.layers['1'].gamma_focus_attn.grad.abs().sum() > 0
 
 
 def test_bad_stack_shapes_are_named():

@@ -80,10 +80,14 @@ class TimmViT(BaseModule):
         x = self.vit._pos_embed(x)
         return self.vit.norm_pre(self.vit.patch_drop(x))
 
-    def forward(self, image: torch.Tensor) -> List[torch.Tensor]:
+    def forward(self, image: torch.Tensor, num_taps: Optional[int] = None) -> List[torch.Tensor]:
+        """Taps of ``image``; with ``num_taps`` only the first ``num_taps`` of them, running only the blocks they
+        need (a bokeh stack fused at shallow taps skips the deeper blocks)."""
         self.grid_size(image)
+        if num_taps is not None and not 1 <= num_taps <= len(self.out_indices):
+            raise ValueError(f'num_taps must be in [1, {len(self.out_indices)}], got {num_taps}')
         x = self.tokens(image)
-        taps, last = [], max(self.out_indices)
+        taps, last = [], sorted(self.out_indices)[(num_taps or len(self.out_indices)) - 1]
         for i, block in enumerate(self.vit.blocks[:last + 1]):
             if self.with_cp and self.training and x.requires_grad:
                 x = checkpoint(block, x, use_reentrant=False)

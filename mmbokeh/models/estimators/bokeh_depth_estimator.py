@@ -1,4 +1,5 @@
 """BokehDepthEstimator: encoder -> (defocus aggregation over a bokeh stack) -> DPT decoder."""
+from contextlib import nullcontext
 from typing import Dict, List, Optional, Union
 
 import torch
@@ -16,7 +17,9 @@ class BokehDepthEstimator(BaseModel):
 
     Without a neck, or without a stack, it is plain Depth Anything V2. With a neck (e.g. ``DefocusAggregation``),
     the reference image and its S stack frames go through the same encoder as one batch of B*(S+1); the neck fuses the
-    taps along the defocus axis and hands the reference frame's tokens to the unchanged decoder.
+    taps along the defocus axis and hands the reference frame's tokens to the unchanged decoder. When the neck fuses
+    only shallow taps (``fuse_taps``), the stack frames stop at the deepest fused tap and only the reference runs the
+    rest of the encoder.
 
     Args:
         backbone: config of a tap-exposing ViT (``DINOv2``, ``TimmViT``).
@@ -69,21 +72,29 @@ class BokehDepthEstimator(BaseModel):
             raise ValueError(f'k must be [B, S] = {tuple(stack.shape[:2])}, got '
                              f'{None if k is None else tuple(k.shape)}')
         B, S = stack.shape[:2]
-        if self.stack_grad or not self.training:
+        deep, stack_no_grad = self._stack_taps(), self.training and not self.stack_grad
+        if deep is None and not stack_no_grad:  # one batch of B*(S+1) frames
             frames = torch.cat([image[:, None], stack], dim=1).flatten(0, 1)
             taps = [t.unflatten(0, (B, S + 1)) for t in self._encode(frames)]
         else:
             ref = self._encode(image)
-            with torch.no_grad():
-                rest = self._encode(stack.flatten(0, 1))
+            with torch.no_grad() if stack_no_grad else nullcontext():
+                rest = self._encode(stack.flatten(0, 1), deep)  # only as deep as the neck reads the stack
             taps = [torch.cat([r[:, None], s.unflatten(0, (B, S))], dim=1) for r, s in zip(ref, rest)]
+            taps += [r[:, None] for r in ref[len(rest):]]  # taps the neck passes through: reference only
         k_all = torch.cat([k.new_zeros(B, 1), k], dim=1)
         return self.neck(taps, k_all)
 
-    def _encode(self, frames: torch.Tensor) -> List[torch.Tensor]:
-        """Encoder taps of a batch of frames [M, 3, H, W], ``frame_chunk`` frames per call."""
+    def _stack_taps(self) -> Optional[int]:
+        """How many of the encoder's first taps the neck reads from the stack frames (None: all, or unknown)."""
+        fuse_taps = getattr(self.neck, 'fuse_taps', None)
+        num_taps = len(getattr(self.backbone, 'out_indices', ()))
+        return max(fuse_taps) + 1 if fuse_taps and max(fuse_taps) + 1 < num_taps else None
+
+    def _encode(self, frames: torch.Tensor, num_taps: Optional[int] = None) -> List[torch.Tensor]:
+        """The first ``num_taps`` (None: all) encoder taps of frames [M, 3, H, W], ``frame_chunk`` frames per call."""
         chunk = self.frame_chunk or frames.shape[0]
-        parts = [self.backbone(f) for f in frames.split(chunk)]
+        parts = [self.backbone(f, num_taps) for f in frames.split(chunk)]
         return [torch.cat(p, dim=0) for p in zip(*parts)]
 
     def forward_depth(self, image: torch.Tensor, stack: Optional[torch.Tensor] = None,

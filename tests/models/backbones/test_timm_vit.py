@@ -24,6 +24,20 @@ def test_taps_are_normed_patch_tokens_of_the_chosen_blocks():
             torch.testing.assert_close(taps[1], model.vit.norm(x)[:, 1:])
 
 
+def test_num_taps_returns_the_first_taps_and_runs_only_the_blocks_they_need():
+    model = _tiny().eval()
+    image = torch.randn(2, 3, 56, 56)
+    calls = []
+    model.vit.blocks[3].register_forward_hook(lambda *args: calls.append(1))
+    first = model(image, num_taps=1)
+    assert len(first) == 1 and not calls
+    torch.testing.assert_close(first[0], model(image)[0])
+    assert calls == [1]
+    for bad in (0, 3):
+        with pytest.raises(ValueError, match=f'num_taps must be in \\[1, 2\\], got {bad}'):
+            model(image, num_taps=bad)
+
+
 def test_with_cp_gives_the_same_outputs_and_gradients():
     image = torch.randn(2, 3, 56, 56)
     grads = []
