@@ -2,7 +2,7 @@
 defocus information about the image: each scene's stack replaced by its reference image, and the stacks of the
 batch rolled by one scene.
 
-    python tools/analysis/stack_sensitivity.py configs/bokehdepth/dav2-s_synthetic.py work_dirs/.../iter_200.pth
+    python tools/analysis/stack_sensitivity.py configs/bokehdepth/dav2-s_synthetic.py work_dirs/.../iter_1200.pth
 
 A model that reads defocus gets worse without its own stack; equal rows mean the neck ignores the stack.
 """
