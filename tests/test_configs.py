@@ -96,3 +96,11 @@ def test_demo_without_its_pretrained_checkpoint_names_the_command(name, tmp_path
     with pytest.raises(FileNotFoundError, match=r"work_dirs/dav2-s_synthetic/iter_200.pth' does not exist[\s\S]*"
                                                 r"python tools/train.py configs/depth_anything_v2/dav2-s_synthetic.py"):
         check_load_from(cfg)
+
+
+@pytest.mark.parametrize('name', ['configs/bokehdepth/dav2-s_synthetic.py',
+                                  'configs/bokehdepth/dav2-s_synthetic_baseline.py'])
+def test_demo_schedule_decays_to_the_last_iteration(name):
+    cfg = _load(name)
+    assert cfg.param_scheduler[-1].end == cfg.train_cfg.max_iters == 1200
+    assert cfg.train_cfg.max_iters % cfg.default_hooks.checkpoint.interval == 0

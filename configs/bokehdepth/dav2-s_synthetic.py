@@ -16,8 +16,8 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 # One fused tap, the shallowest (block 2: local blur evidence, the DPT's finest path). The stack frames run through
-# the encoder with gradient but only up to that tap (blocks 0-2), so the encoder learns to read blur at a third of
-# the cost of a full pass per frame.
+# the encoder with gradient but only up to that tap (blocks 0-2 of 12), so the encoder learns to read blur for a
+# quarter of the blocks of a full pass per frame.
 # K enters the K embedding as K / 9 (k_embed_scale): raw K makes the FiLM shift of the stack frames drown their
 # image content. alpha 0.1 keeps the focus bias -alpha |K_i - K_j| in a usable range for these small K.
 model = dict(
