@@ -231,7 +231,7 @@ DEFOCUSNET_DERED = CameraPreset(
     focus_distances=(0.3, 0.45, 0.75, 1.2, 1.8),
     max_depth=3.0,
     image_size=(256, 256),
-    source='shared/DESIGN.md section 4 (not checked against a public loader)')
+    source='docs/design.md, Reference implementations (not checked against a public loader)')
 
 CAMERA_PRESETS: Dict[str, CameraPreset] = {p.name: p for p in (NYUV2_FOCAL_STACK, FOD500, DEFOCUSNET_DERED)}
 

@@ -1,11 +1,14 @@
 """Every shipped config parses; the ViT-S ones build their model and the variants differ from their base as named."""
 from pathlib import Path
 
+import mmengine.runner  # noqa: F401  (registers mmengine's loops and hooks, as the Runner that builds the configs)
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
+from mmengine.registry import Registry, init_default_scope
 
+from mmbokeh import registry as mmbokeh_registry
+from mmbokeh.generators.registry import BACKENDS
 from mmbokeh.registry import DATASETS, MODELS
 from mmbokeh.utils import check_load_from
 
@@ -19,10 +22,32 @@ def _load(name: str) -> Config:
     return Config.fromfile(str(ROOT / name))
 
 
+def _types(node):
+    """Every ``type`` string in a config, nested dicts and lists included."""
+    if isinstance(node, dict):
+        if isinstance(node.get('type'), str):
+            yield node['type']
+        node = list(node.values())
+    if isinstance(node, (list, tuple)):
+        for child in node:
+            yield from _types(child)
+
+
 @pytest.mark.parametrize('name', CONFIGS)
 def test_config_parses_with_mmbokeh_scope(name):
+    """Every ``type`` of a config names a module found from mmbokeh's registries (or the stack backends').
+
+    Runner configs must set ``default_scope='mmbokeh'`` (mmengine's Runner falls back to 'mmengine'); the others are
+    built by tools that use 'mmbokeh' when the config sets no scope, so what they name is checked against it too."""
     cfg = _load(name)
-    assert cfg.get('default_scope', 'mmbokeh') == 'mmbokeh'
+    if any(key in cfg for key in ('train_cfg', 'val_cfg', 'test_cfg')):
+        assert cfg.get('default_scope') == 'mmbokeh'
+    assert cfg.get('default_scope') in (None, 'mmbokeh')
+    registries = [r for r in vars(mmbokeh_registry).values() if isinstance(r, Registry) and r.scope == 'mmbokeh']
+    registries.append(BACKENDS)
+    types = set(_types(cfg.to_dict()))
+    assert types  # every shipped config builds something
+    assert sorted(t for t in types if not any(r.get(t) for r in registries)) == []
 
 
 @pytest.mark.parametrize('name', [c for c in MODEL_CONFIGS if '-s_' in c])
@@ -64,10 +89,10 @@ def test_synthetic_demo_datasets_render_a_stack():
     cfg = _load('configs/bokehdepth/dav2-s_synthetic.py')
     init_default_scope('mmbokeh')
     dataset_cfg = dict(cfg.val_dataloader.dataset, num_samples=1)
-    sample = DATASETS.build(dataset_cfg)[0]['data_samples']
+    inputs = DATASETS.build(dataset_cfg)[0]['inputs']
     k_values = cfg.val_dataloader.dataset.pipeline[0].k_values
-    assert tuple(sample.bokeh_stack.shape) == (len(k_values), 3) + tuple(cfg.img_size)
-    assert sample.bokeh_k.tolist() == k_values
+    assert tuple(inputs['stack'].shape) == (len(k_values), 3) + tuple(cfg.img_size)
+    assert inputs['stack_k'].tolist() == k_values
 
 
 @pytest.mark.parametrize('variant, expected', [

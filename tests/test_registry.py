@@ -5,35 +5,57 @@ import sys
 import textwrap
 
 import pytest
+from mmengine import registry as mmengine_registry
 from mmengine.registry import MODELS as ROOT_MODELS
 from mmengine.registry import DefaultScope
 
-from mmbokeh.registry import MODELS, TRANSFORMS
+from mmbokeh.registry import MODELS
 
 HEAD = dict(in_channels=32, features=16, out_channels=[8, 16, 32, 32], max_depth=10.0)
+#: (mmengine root registry, config, module that defines the class): one per mmbokeh registry with a location.
+ROOT_BUILDS = [
+    ('MODELS', dict(type='DPTHead', **HEAD), 'mmbokeh.models.heads.dpt_head'),
+    ('TRANSFORMS', dict(type='LoadDepth'), 'mmbokeh.datasets.transforms.loading'),
+    ('DATASETS', dict(type='SyntheticDefocusDataset', num_samples=1), 'mmbokeh.datasets.synthetic'),
+    ('METRICS', dict(type='DepthMetric'), 'mmbokeh.evaluation.depth_metric'),
+    ('HOOKS', dict(type='DepthVisualizationHook', draw=True), 'mmbokeh.engine.hooks.depth_visualization_hook'),
+]
 
 
-def test_scope_and_locations():
-    assert MODELS.scope == 'mmbokeh' and MODELS.parent is ROOT_MODELS
-    assert MODELS._locations == ['mmbokeh.models']
-    assert TRANSFORMS._locations == ['mmbokeh.datasets.transforms']
+def _run(code: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
 
 
-def test_scoped_name_builds_from_mmengine_default_scope():
+def test_scope_and_locations(tmp_path):
+    """What mmengine's Runner does with ``default_scope='mmbokeh'``: plain names built from mmengine's root
+    registries reach mmbokeh's children, whose ``locations`` import the defining packages on demand (a fresh process
+    that never imports mmbokeh itself)."""
+    result = _run(f"""
+        import sys
+        from mmengine import registry
+        registry.init_default_scope('mmbokeh')
+        assert not [m for m in sys.modules if m.startswith('mmbokeh')]
+        for root, cfg, module in {ROOT_BUILDS!r}:
+            obj = getattr(registry, root).build(cfg)
+            print('built', root, type(obj).__module__)
+    """, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    built = [line.split()[1:] for line in result.stdout.splitlines() if line.startswith('built ')]
+    assert built == [[root, module] for root, _, module in ROOT_BUILDS]
+
+
+@pytest.mark.parametrize('root, cfg, module', ROOT_BUILDS, ids=[r for r, _, _ in ROOT_BUILDS])
+def test_scoped_name_builds_from_mmengine_default_scope(root, cfg, module):
     with DefaultScope.overwrite_default_scope('mmengine'):
-        head = ROOT_MODELS.build(dict(type='mmbokeh.DPTHead', **HEAD))
-    assert type(head).__module__ == 'mmbokeh.models.heads.dpt_head'
+        obj = getattr(mmengine_registry, root).build(dict(cfg, type='mmbokeh.' + cfg['type']))
+    assert type(obj).__module__ == module
 
 
 def test_plain_name_builds_under_mmbokeh_scope():
     with DefaultScope.overwrite_default_scope('mmbokeh'):
         head = MODELS.build(dict(type='DPTHead', **HEAD))
     assert head.max_depth == 10.0
-
-
-def _run(code: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
 
 
 def test_downstream_package_with_custom_imports(tmp_path):
@@ -62,8 +84,8 @@ def test_downstream_package_with_custom_imports(tmp_path):
             type='mmbokeh.BokehDepthEstimator',
             backbone=dict(type='mmbokeh.TimmViT', model_name='vit_tiny_patch16_224', out_indices=[2, 5, 8, 11],
                           img_size=64),
-            decode_head=dict(type='mmbokeh.DPTHead', features=16, out_channels=[8, 16, 32, 32], patch_size=16),
-            loss=dict(type='mmbokeh.SiLogLoss')))
+            decode_head=dict(type='mmbokeh.DPTHead', features=16, out_channels=[8, 16, 32, 32], patch_size=16,
+                             loss_decode=dict(type='mmbokeh.SiLogLoss'))))
     """))
     result = _run("""
         import torch

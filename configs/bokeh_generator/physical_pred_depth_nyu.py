@@ -1,5 +1,6 @@
 # Physical bokeh stacks of NYUv2 test images rendered from a depth model's OWN prediction (no ground truth): a
-# legitimate stack source for a monocular-depth benchmark (DESIGN section 3); recorded as 'physical:pred_depth'.
+# legitimate stack source for a monocular-depth benchmark (docs/design.md, "Honesty rule"); recorded as
+# 'physical:pred_depth'.
 #   python tools/make_bokeh_stacks.py configs/bokeh_generator/physical_pred_depth_nyu.py --out data/stacks/nyu_pred
 default_scope = 'mmbokeh'
 dataset = dict(type='NYUv2Dataset', data_root='data/nyu', split='test', test_mode=True,

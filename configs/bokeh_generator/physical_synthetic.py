@@ -1,6 +1,6 @@
 # Physical bokeh stacks of the embedded synthetic rooms, from their exact ground-truth depth, in the official
 # BokehDepth layout (K sequence of the official offline tool). Ground-truth stacks are legitimate only for depth from
-# defocus and Stage-1 training pairs (DESIGN section 3).
+# defocus and Stage-1 training pairs (docs/design.md, "Honesty rule").
 #   python tools/make_bokeh_stacks.py configs/bokeh_generator/physical_synthetic.py --out data/stacks/synthetic
 #   torchrun --nproc_per_node 2 tools/make_bokeh_stacks.py configs/bokeh_generator/physical_synthetic.py --out ...
 default_scope = 'mmbokeh'

@@ -1,7 +1,7 @@
 # CPU demo of BokehDepth Stage 2 as the paper uses it: insert the DefocusAggregation neck into a pretrained Depth
 # Anything V2 and fine-tune with bokeh stacks. Depth from defocus on the embedded synthetic scenes: the stacks are
 # rendered by the camera model from the scene (ground-truth depth, fixed focus at 1 m), which is legitimate here
-# because the camera made the blur (DESIGN section 3, honesty rule). The same-budget baseline,
+# because the camera made the blur (docs/design.md, "Honesty rule"). The same-budget baseline,
 # configs/bokehdepth/dav2-s_synthetic_baseline.py, starts from the same checkpoint and fine-tunes on the same data
 # with the same schedule and seed, without stack or neck:
 #   python tools/train.py configs/depth_anything_v2/dav2-s_synthetic.py      # pretrained DAv2 (default scene mix)

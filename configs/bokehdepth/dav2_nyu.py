@@ -13,10 +13,9 @@ _base_ = [
 # tools/analysis/benchmark_train_step.py). Set model.backbone.with_cp=False where memory is plentiful.
 model = dict(
     backbone=dict(with_cp=True),
-    decode_head=dict(max_depth=10.0),
+    decode_head=dict(max_depth=10.0, loss_decode=dict(type='SiLogLoss', lambd=0.5)),
     neck=dict(type='DefocusAggregation', in_channels=1024, fuse_taps=[2, 3], num_heads=8, mlp_ratio=4.0, alpha=1.0,
               layerscale_init=0.1, init='official'),
-    loss=dict(type='SiLogLoss', lambd=0.5),
     stack_grad=True,
     frame_chunk=None)
 # bf16 autocast on GPU (tools/train.py falls back to fp32 on machines without CUDA); AdamW 5e-6, wd 0.01, clip 1.0.

@@ -12,7 +12,7 @@ from mmengine.logging import MMLogger, print_log
 from mmengine.structures import BaseDataElement
 
 from mmbokeh.registry import METRICS
-from .output_files import atomic_write_bytes, output_stem
+from mmbokeh.utils.io import atomic_write_bytes, output_stem
 from .functional import DEPTH_METRIC_KEYS, CropType, check_crop, crop_box, depth_eval_mask, depth_metrics
 
 

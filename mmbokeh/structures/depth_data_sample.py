@@ -11,9 +11,8 @@ class DepthDataSample(BaseDataElement):
     Fields:
         gt_depth (PixelData): ``data`` [1, H, W] float32, metres; 0 marks invalid pixels.
         pred_depth (PixelData): ``data`` [1, H, W] float32, metres.
-        bokeh_stack (Tensor): [S, 3, H, W] stack frames aligned with the image (same dtype and
-            normalisation as the image input until the data preprocessor normalises it).
-        bokeh_k (Tensor): [S] calibrated bokeh strength of each frame (pixels x metres).
+
+    Stacks (bokeh or focal) are model inputs, not data-sample fields: see :mod:`mmbokeh.structures.depth_inputs`.
 
     Meta keys used across mmbokeh: ``img_path``, ``depth_path``, ``ori_shape`` (H, W of the ground truth),
     ``img_shape`` (H, W after resizing), ``pad_shape``, ``focus_dist`` (metres), ``flip``.
@@ -47,32 +46,6 @@ class DepthDataSample(BaseDataElement):
     @pred_depth.deleter
     def pred_depth(self) -> None:
         del self._pred_depth
-
-    @property
-    def bokeh_stack(self) -> torch.Tensor:
-        return self._bokeh_stack
-
-    @bokeh_stack.setter
-    def bokeh_stack(self, value: torch.Tensor) -> None:
-        if value.dim() != 4 or value.shape[1] != 3:
-            raise ValueError(f'DepthDataSample.bokeh_stack must be [S, 3, H, W], got {tuple(value.shape)}')
-        self._tensor_field('_bokeh_stack', value, torch.Tensor)
-
-    @bokeh_stack.deleter
-    def bokeh_stack(self) -> None:
-        del self._bokeh_stack
-
-    @property
-    def bokeh_k(self) -> torch.Tensor:
-        return self._bokeh_k
-
-    @bokeh_k.setter
-    def bokeh_k(self, value: torch.Tensor) -> None:
-        self._tensor_field('_bokeh_k', value, torch.Tensor)
-
-    @bokeh_k.deleter
-    def bokeh_k(self) -> None:
-        del self._bokeh_k
 
 
 def stack_gt_depth(data_samples: list, pad_shape: Optional[tuple] = None) -> torch.Tensor:

@@ -1,5 +1,7 @@
-"""Atomic file output: write to a temporary file in the same folder, then rename."""
+"""File output helpers: atomic writes (a temporary file in the same folder, then a rename: readers never see a
+half-written file, an interrupted writer leaves no partial file) and stable per-image output names."""
 import os
+import os.path as osp
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,3 +39,14 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, 'wb') as f:
             f.write(data)
+
+
+def output_stem(img_path: str) -> str:
+    """File stem for the outputs of one image: ``<parent folder>_<image stem>``, unique across scene folders.
+
+    'nyu/kitchen_0001/rgb_00001.jpg' -> 'kitchen_0001_rgb_00001'; 'synthetic://demo/3' -> 'demo_3'; 'a.png' -> 'a'.
+    """
+    path = img_path.split('://', 1)[-1].rstrip('/')
+    parent = osp.basename(osp.dirname(path))
+    stem = osp.splitext(osp.basename(path))[0]
+    return f'{parent}_{stem}' if parent else stem

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from mmengine.visualization import Visualizer
 
-from mmbokeh.evaluation.output_files import atomic_write_bytes
+from mmbokeh.utils.io import atomic_write_bytes
 from mmbokeh.registry import VISUALIZERS
 from .colorize import colorize_depth
 from .stack_grid import make_stack_grid
@@ -39,8 +39,8 @@ class DepthLocalVisualizer(Visualizer):
     Args:
         name, image, vis_backends, save_dir: as mmengine's ``Visualizer``.
         cmap: depth colormap, 'turbo' or 'spectral_r'.
-        stack_channel_order: channel order of ``data_sample.bokeh_stack`` frames ('bgr' like images loaded by
-            mmcv, or 'rgb').
+        stack_channel_order: channel order of the ``stack`` frames passed to the drawing methods ('bgr' like the
+            model inputs packed from images loaded by mmcv, or 'rgb').
     """
 
     def __init__(self,
@@ -60,8 +60,11 @@ class DepthLocalVisualizer(Visualizer):
         self.stack_channel_order = stack_channel_order
 
     def draw_depth_sample(self, image: np.ndarray, data_sample: Any = None, draw_gt: bool = True,
-                          draw_pred: bool = True) -> np.ndarray:
-        """image: [H, W, 3] uint8 RGB; data_sample: DepthDataSample. Returns the [H, W', 3] uint8 RGB drawing."""
+                          draw_pred: bool = True, stack: Optional[torch.Tensor] = None,
+                          stack_values: Optional[Sequence[float]] = None) -> np.ndarray:
+        """image: [H, W, 3] uint8 RGB; data_sample: DepthDataSample; stack: the sample's input frames [S, 3, H, W]
+        (``inputs['stack']``, unnormalised) with their K or focus distance ``stack_values`` [S]. Returns the
+        [H, W', 3] uint8 RGB drawing."""
         image = np.asarray(image)
         if image.ndim == 2:
             image = np.repeat(image[..., None], 3, axis=2)
@@ -82,17 +85,17 @@ class DepthLocalVisualizer(Visualizer):
         for depth in depths:
             coloured = colorize_depth(depth, vmin=vmin, vmax=vmax, cmap=self.cmap)
             panels.append(_fit_height(coloured, height, cv2.INTER_NEAREST))
-        if data_sample is not None and 'bokeh_stack' in data_sample:
-            panels.append(_fit_height(self._stack_grid(data_sample), height, cv2.INTER_AREA))
+        if stack is not None:
+            panels.append(_fit_height(self._stack_grid(stack, stack_values), height, cv2.INTER_AREA))
         return np.ascontiguousarray(np.concatenate(panels, axis=1))
 
-    def _stack_grid(self, data_sample: Any) -> np.ndarray:
-        stack = data_sample.bokeh_stack.detach().float().cpu().permute(0, 2, 3, 1).numpy()  # [S, H, W, 3]
+    def _stack_grid(self, stack: torch.Tensor, values: Optional[Sequence[float]]) -> np.ndarray:
+        frames = stack.detach().float().cpu().permute(0, 2, 3, 1).numpy()  # [S, H, W, 3]
         if self.stack_channel_order == 'bgr':
-            stack = stack[..., ::-1]
-        k: Sequence[float] = (data_sample.bokeh_k.detach().float().cpu().numpy()
-                              if 'bokeh_k' in data_sample else [float('nan')] * stack.shape[0])
-        return make_stack_grid(stack, k)
+            frames = frames[..., ::-1]
+        if values is None:
+            values = [float('nan')] * frames.shape[0]
+        return make_stack_grid(frames, [float(v) for v in values])
 
     def add_datasample(self,
                        name: str,
@@ -103,13 +106,16 @@ class DepthLocalVisualizer(Visualizer):
                        show: bool = False,
                        wait_time: float = 0,
                        out_file: Optional[str] = None,
-                       step: int = 0) -> None:
-        """Draw ``image`` [H, W, 3] uint8 RGB with the depths (and stack) of ``data_sample``.
+                       step: int = 0,
+                       stack: Optional[torch.Tensor] = None,
+                       stack_values: Optional[Sequence[float]] = None) -> None:
+        """Draw ``image`` [H, W, 3] uint8 RGB with the depths of ``data_sample`` (and ``stack``, see
+        :meth:`draw_depth_sample`).
 
         The drawing is shown if ``show``, written to ``out_file`` (atomically; format from its extension) if
         given, else sent to the vis backends as ``name`` at ``step``.
         """
-        drawn = self.draw_depth_sample(image, data_sample, draw_gt, draw_pred)
+        drawn = self.draw_depth_sample(image, data_sample, draw_gt, draw_pred, stack=stack, stack_values=stack_values)
         self.set_image(drawn)
         if show:
             self.show(drawn, win_name=name, wait_time=wait_time)

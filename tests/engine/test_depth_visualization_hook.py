@@ -1,5 +1,6 @@
 import os
 import uuid
+import warnings
 from types import SimpleNamespace
 
 import cv2
@@ -66,6 +67,26 @@ def test_test_iter_writes_one_png_per_image_from_inputs_and_files(tmp_path):
     assert cv2.imread(str(out_dir / 'demo_0.png')).shape == (H, 3 * W, 3)
 
 
+def test_stack_in_the_inputs_is_drawn_with_its_k(tmp_path):
+    runner = fake_runner(tmp_path)
+    hook = DepthVisualizationHook(draw=True, test_out_dir='show')
+    hook.before_run(runner)
+    stack = torch.zeros(2, 4, 3, 4 * H, 4 * W, dtype=torch.uint8)  # large enough for the K labels not to cover
+    stack[1, :, 2] = 255  # sample 1: pure red frames (BGR)
+    inputs = dict(img=[bgr_chw(0), bgr_chw(1)], stack=list(stack), stack_k=[torch.tensor([1., 2, 3, 4])] * 2)
+    outputs = [depth_sample('synthetic://demo/0'), depth_sample('synthetic://demo/1')]
+    hook.after_test_iter(runner, 0, dict(inputs=inputs, data_samples=outputs), outputs)
+    drawn = cv2.imread(str(tmp_path / 'show' / 'demo_1.png'))[..., ::-1]
+    assert drawn.shape == (H, 4 * W, 3)  # image | gt | pred | 2 x 2 stack grid fitted to the image height
+    image = inputs['img'][1].permute(1, 2, 0).numpy()[..., ::-1]
+
+    def expected(frames):
+        return runner.visualizer.draw_depth_sample(image, outputs[1], stack=frames, stack_values=[1., 2, 3, 4])
+
+    np.testing.assert_array_equal(drawn, expected(stack[1]))  # sample 1's own stack and K
+    assert not np.array_equal(drawn, expected(stack[0]))
+
+
 def test_test_iter_without_out_dir_uses_vis_backends(tmp_path):
     runner = fake_runner(tmp_path)
     hook = DepthVisualizationHook(draw=True)
@@ -89,14 +110,21 @@ def test_val_draws_first_sample_every_interval(tmp_path):
     assert names == ['val_1_0_7.png', 'val_3_0_7.png']  # batches 1 and 3 (every 2nd), first sample, step = iter
 
 
-def test_draw_false_is_a_no_op(tmp_path):
-    runner = fake_runner(tmp_path, visualizer=Visualizer(name=unique('plain')))
-    with pytest.warns(UserWarning, match='draw=False'):
-        hook = DepthVisualizationHook(draw=False, test_out_dir='show')
+@pytest.mark.parametrize('draw', [False, True])
+def test_draw_false_is_a_no_op(tmp_path, draw):
+    # A visualizer that does write (test_out_dir and the vis backends): draw=True is the control that the same calls
+    # would leave files, so an empty work dir with draw=False means the hook itself did nothing.
+    runner = fake_runner(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        hook = DepthVisualizationHook(draw=draw, interval=1, test_out_dir='show')
+    assert any('draw=False' in str(w.message) for w in caught) == (not draw)
     hook.before_run(runner)
+    hook.before_test(runner)
     hook.after_test_iter(runner, 0, dict(inputs=[bgr_chw(0)]), [depth_sample('synthetic://demo/0')])
-    hook.after_val_iter(runner, 49, dict(inputs=[bgr_chw(0)]), [depth_sample('synthetic://demo/0')])
-    assert not (tmp_path / 'show').exists()
+    hook.after_val_iter(runner, 0, dict(inputs=[bgr_chw(0)]), [depth_sample('synthetic://val/0')])
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob('*.png'))
+    assert written == (['show/demo_0.png', 'vis_root/vis_data/vis_image/val_0_7.png'] if draw else [])
 
 
 def test_errors(tmp_path):
@@ -104,7 +132,7 @@ def test_errors(tmp_path):
         DepthVisualizationHook(draw=True).before_run(fake_runner(tmp_path, visualizer=Visualizer(name=unique('p'))))
     runner = fake_runner(tmp_path)
     hook = DepthVisualizationHook(draw=True, test_out_dir='show')
-    with pytest.raises(KeyError, match="no 'inputs'"):
+    with pytest.raises(KeyError, match=r"no inputs\['img'\]"):
         hook.after_test_iter(runner, 0, dict(), [depth_sample('synthetic://demo/0')])
     with pytest.raises(ValueError, match=r'\[3, H, W\]'):
         hook.after_test_iter(runner, 0, dict(inputs=[torch.zeros(H, W)]), [depth_sample('synthetic://demo/0')])

@@ -7,9 +7,6 @@ import torch
 
 from mmbokeh.apis import init_model
 
-sys.path.insert(0, str(Path(__file__).parents[1] / 'models'))
-from official_dsfa_oracle import official_dsfa_forward  # noqa: E402
-
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/bokehdepth/dav2-s_nyu.py'
 
@@ -28,7 +25,7 @@ def _official_state(model) -> dict:
     return state
 
 
-def test_convert_bokehdepth_release(tmp_path):
+def test_convert_bokehdepth_release(tmp_path, dsfa_oracle):
     model = init_model(CONFIG)
     official = _official_state(model)
     src, dst = tmp_path / 'DAV2_dsfa_release.pth', tmp_path / 'mmbokeh.pth'
@@ -44,5 +41,5 @@ def test_convert_bokehdepth_release(tmp_path):
     x, stack, k = torch.randn(1, 3, 70, 98), torch.randn(1, 3, 3, 70, 98), torch.tensor([[10., 20., 30.]])
     with torch.no_grad():
         ours = model.forward_depth(x, stack, k)
-        ref = official_dsfa_forward(official, x, stack, k, fusion_layers=(2, 3), max_depth=10.0)
+        ref = dsfa_oracle.official_dsfa_forward(official, x, stack, k, fusion_layers=(2, 3), max_depth=10.0)
     torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)

@@ -10,9 +10,6 @@ from mmbokeh.apis import init_model
 from mmbokeh.models.backbones import TimmViT
 from mmbokeh.models.utils import encoder_arch
 
-sys.path.insert(0, str(Path(__file__).parents[1] / 'models'))
-from official_dav2_oracle import official_forward  # noqa: E402
-
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/depth_anything_v2/dav2-s_nyu.py'
 
@@ -54,7 +51,7 @@ def test_every_tensor_lands(official_state, tmp_path, layout):
 
 
 @pytest.mark.parametrize('size', [(518, 518), (266, 350)])
-def test_outputs_equal_official(official_state, tmp_path, size):
+def test_outputs_equal_official(official_state, tmp_path, size, dav2_oracle):
     src = tmp_path / 'official.pth'
     torch.save(official_state, src)
     _convert(src, tmp_path / 'mmbokeh.pth')
@@ -62,7 +59,7 @@ def test_outputs_equal_official(official_state, tmp_path, size):
     x = torch.randn(1, 3, *size)
     with torch.no_grad():
         ours = model.forward_depth(x)
-        ref = official_forward(official_state, x, max_depth=model.decode_head.max_depth)
+        ref = dav2_oracle.official_forward(official_state, x, max_depth=model.decode_head.max_depth)
     assert ours.shape == (1, *size)
     torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
 

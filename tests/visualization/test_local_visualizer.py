@@ -19,7 +19,14 @@ def unique(prefix):
     return f'{prefix}_{uuid.uuid4().hex[:8]}'  # mmengine keeps visualizers by name
 
 
-def make_sample(with_stack=True):
+def make_stack():
+    """Input frames [S, 3, H, W] (uint8 BGR, as packed by PackDepthInputs) and their K."""
+    stack = torch.zeros(4, 3, H, W, dtype=torch.uint8)
+    stack[:, 0] = 255  # pure blue in BGR
+    return dict(stack=stack, stack_values=torch.tensor([0.0, 10.0, 20.0, 30.0]))
+
+
+def make_sample():
     gt = torch.linspace(1.0, 4.0, H * W).view(1, H, W).clone()
     gt[0, 0, :5] = 0.0  # invalid
     pred = torch.full((1, H // 2, W // 2), 2.0)
@@ -27,11 +34,6 @@ def make_sample(with_stack=True):
     ds = DepthDataSample(metainfo=dict(img_path='synthetic://demo/0'))
     ds.gt_depth = PixelData(data=gt)
     ds.pred_depth = PixelData(data=pred)
-    if with_stack:
-        stack = torch.zeros(4, 3, H, W, dtype=torch.uint8)
-        stack[:, 0] = 255  # pure blue in BGR
-        ds.bokeh_stack = stack
-        ds.bokeh_k = torch.tensor([0.0, 10.0, 20.0, 30.0])
     return ds
 
 
@@ -42,7 +44,7 @@ def image():
 def test_panels_image_gt_pred_stack():
     vis = DepthLocalVisualizer(name=unique('vis'))
     img, ds = image(), make_sample()
-    drawn = vis.draw_depth_sample(img, ds)
+    drawn = vis.draw_depth_sample(img, ds, **make_stack())
     assert drawn.dtype == np.uint8 and drawn.shape[0] == H
     np.testing.assert_array_equal(drawn[:, :W], img)
     gt = ds.gt_depth.data
@@ -62,7 +64,7 @@ def test_panels_image_gt_pred_stack():
 
 def test_draw_flags_and_missing_fields():
     vis = DepthLocalVisualizer(name=unique('vis'), cmap='spectral_r')
-    img, ds = image(), make_sample(with_stack=False)
+    img, ds = image(), make_sample()
     assert vis.draw_depth_sample(img, ds).shape == (H, 3 * W, 3)
     assert vis.draw_depth_sample(img, ds, draw_gt=False).shape == (H, 2 * W, 3)
     only_pred = vis.draw_depth_sample(img, ds, draw_gt=False)
@@ -80,10 +82,10 @@ def test_add_datasample_out_file_is_atomic(tmp_path):
     vis = DepthLocalVisualizer(name=unique('vis'))
     img, ds = image(), make_sample()
     out = tmp_path / 'out' / 'a.png'
-    vis.add_datasample('a', img, ds, out_file=str(out))
+    vis.add_datasample('a', img, ds, out_file=str(out), **make_stack())
     assert os.listdir(tmp_path / 'out') == ['a.png']
     written = cv2.imread(str(out))[..., ::-1]  # back to RGB
-    np.testing.assert_array_equal(written, vis.draw_depth_sample(img, ds))
+    np.testing.assert_array_equal(written, vis.draw_depth_sample(img, ds, **make_stack()))
     np.testing.assert_array_equal(vis.get_image(), written)
 
 
@@ -92,7 +94,7 @@ def test_default_local_vis_backend_through_registry(tmp_path):
         vis = VISUALIZERS.build(dict(type='DepthLocalVisualizer', name=unique('vis'),
                                      vis_backends=[dict(type='LocalVisBackend')], save_dir=str(tmp_path)))
     assert isinstance(vis, DepthLocalVisualizer)
-    vis.add_datasample('test_0.png', image(), make_sample(), step=3)
+    vis.add_datasample('test_0.png', image(), make_sample(), step=3, **make_stack())
     path = tmp_path / 'vis_data' / 'vis_image' / 'test_0.png_3.png'
     assert path.is_file()
     assert cv2.imread(str(path)).shape == (H, 4 * W, 3)

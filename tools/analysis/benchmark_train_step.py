@@ -12,8 +12,10 @@ import resource
 import time
 
 import torch
+from mmengine.structures import PixelData
 
 from mmbokeh.apis import init_model
+from mmbokeh.structures import DepthDataSample
 
 
 def main() -> None:
@@ -35,15 +37,16 @@ def main() -> None:
     with_cp = getattr(model.backbone, 'with_cp', False)
     optim = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-6)
     b, s, n = args.batch, args.frames, args.size
-    image = torch.randn(b, 3, n, n, device=args.device)
-    gt = torch.rand(b, 1, n, n, device=args.device) * 9 + 0.5
-    stack = torch.randn(b, s, 3, n, n, device=args.device) if model.neck is not None else None
-    k = torch.linspace(10, 30, s, device=args.device).expand(b, s) if stack is not None else None
+    inputs = dict(img=torch.randn(b, 3, n, n, device=args.device))
+    if model.neck is not None:
+        inputs.update(stack=torch.randn(b, s, 3, n, n, device=args.device),
+                      stack_k=torch.linspace(10, 30, s, device=args.device).expand(b, s))
+    samples = [DepthDataSample(gt_depth=PixelData(data=torch.rand(1, n, n, device=args.device) * 9 + 0.5))
+               for _ in range(b)]
     times = []
     for step in range(args.steps + 1):
         start = time.perf_counter()
-        depth = model.forward_depth(image, stack, k)
-        loss = model.loss_module(depth[:, None], gt, gt > 0)
+        loss = sum(model.loss(inputs, samples).values())
         optim.zero_grad()
         loss.backward()
         optim.step()
@@ -57,7 +60,7 @@ def main() -> None:
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         where = 'peak RSS'
-    frames = 1 + (s if stack is not None else 0)
+    frames = 1 + (s if 'stack' in inputs else 0)
     print(f'{args.config}: batch {b} x {frames} frame(s) at {n}x{n} on {args.device} '
           f'(threads {torch.get_num_threads()}, with_cp={with_cp}, stack_grad={not args.no_stack_grad})')
     print(f'time per training step: {sum(times) / len(times):.2f} s   {where}: {peak:.2f} GiB')

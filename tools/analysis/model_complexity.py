@@ -2,8 +2,9 @@
 
     python tools/analysis/model_complexity.py configs/bokehdepth/dav2-s_synthetic.py --shape 518 518 --frames 3
 
-FLOPs are counted by mmengine's FlopAnalyzer (one fused multiply-add = 1 FLOP, fvcore's convention) for one image
-and its stack of ``--frames`` bokeh frames; the encoder runs on all 1 + S frames.
+FLOPs are counted by mmengine's FlopAnalyzer (one fused multiply-add = 1 FLOP, fvcore's convention) on
+``model(inputs, mode='tensor')`` for one image and its stack of ``--frames`` bokeh frames (the batched model-input
+dict of ``mmbokeh.structures.depth_inputs``); the stack frames run the encoder up to the deepest fused tap.
 """
 import argparse
 
@@ -15,14 +16,16 @@ from mmengine.analysis.jit_handles import get_shape
 from mmbokeh.apis import init_model
 
 
-class _DepthForward(nn.Module):
+class _TensorMode(nn.Module):
+    """``model(dict(img, stack, stack_k), mode='tensor')`` with positional tensors, as the JIT tracer needs."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, image, stack=None, k=None):
-        return self.model.forward_depth(image, stack, k)
+    def forward(self, img, stack=None, stack_k=None):
+        inputs = dict(img=img) if stack is None else dict(img=img, stack=stack, stack_k=stack_k)
+        return self.model(inputs, mode='tensor')
 
 
 def _sdpa_flops(inputs, outputs) -> int:
@@ -52,7 +55,7 @@ def main() -> None:
     inputs = (image, )
     if model.neck is not None:
         inputs += (torch.randn(1, args.frames, 3, h, w), torch.linspace(10, 30, args.frames)[None])
-    analyzer = FlopAnalyzer(_DepthForward(model), inputs)
+    analyzer = FlopAnalyzer(_TensorMode(model), inputs)
     analyzer.set_op_handle('aten::scaled_dot_product_attention', _sdpa_flops)
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     flops = analyzer.by_module()

@@ -1,60 +1,15 @@
-"""Does a fused model use its bokeh stack? Validation metrics with the true stack and with two stacks that carry no
-defocus information about the image: each scene's stack replaced by its reference image, and the stacks of the
-batch rolled by one scene.
+"""Does a fused model use its bokeh stack? Prints validation metrics with the true stack, with each stack replaced
+by its reference image, and with the stacks of a batch rolled by one scene (``mmbokeh.apis.stack_sensitivity``).
 
     python tools/analysis/stack_sensitivity.py configs/bokehdepth/dav2-s_synthetic.py work_dirs/.../iter_1200.pth
 
 A model that reads defocus gets worse without its own stack; equal rows mean the neck ignores the stack.
 """
 import argparse
-from typing import Dict, List
 
-import torch
 from mmengine.config import DictAction
-from mmengine.evaluator import Evaluator
-from mmengine.runner import Runner
 
-from mmbokeh.apis import init_model
-
-MODES = ('stack', 'reference', 'rolled')
-
-
-def replace_stacks(data_samples: List, inputs: torch.Tensor, mode: str) -> None:
-    """In place: keep (``'stack'``), replace each stack by copies of its reference image (``'reference'``), or give
-    each sample the stack of the next one in the batch (``'rolled'``). Stacks must be normalised like ``inputs``."""
-    if mode not in MODES:
-        raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
-    stacks = [s.bokeh_stack for s in data_samples]
-    for i, sample in enumerate(data_samples):
-        if mode == 'reference':
-            sample.bokeh_stack = inputs[i][None].expand_as(stacks[i]).clone()
-        elif mode == 'rolled':
-            sample.bokeh_stack = stacks[(i + 1) % len(stacks)]
-
-
-@torch.no_grad()
-def stack_sensitivity(cfg, model: torch.nn.Module, batch_size: int = 8) -> Dict[str, Dict[str, float]]:
-    """Metrics of ``cfg.val_evaluator`` on ``cfg.val_dataloader`` for each of :data:`MODES` (one pass over the
-    data: each batch is rendered and preprocessed once and predicted once per mode)."""
-    if batch_size < 2:
-        raise ValueError('batch_size must be >= 2 so that rolled stacks come from other scenes')
-    loader = Runner.build_dataloader(dict(cfg.val_dataloader, batch_size=batch_size, num_workers=0,
-                                          persistent_workers=False))
-    evaluators = {mode: Evaluator(cfg.val_evaluator) for mode in MODES}
-    for evaluator in evaluators.values():
-        evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
-    for batch in loader:
-        data = model.data_preprocessor(batch, False)
-        samples = data['data_samples']
-        if 'bokeh_stack' not in samples[0]:
-            raise ValueError('the val pipeline makes no bokeh_stack: add a BokehStackGenerator to it')
-        stacks = [s.bokeh_stack for s in samples]
-        for mode, evaluator in evaluators.items():
-            for sample, stack in zip(samples, stacks):
-                sample.bokeh_stack = stack
-            replace_stacks(samples, data['inputs'], mode)
-            evaluator.process(model(data['inputs'], samples, mode='predict'), batch)
-    return {mode: evaluator.evaluate(len(loader.dataset)) for mode, evaluator in evaluators.items()}
+from mmbokeh.apis import init_model, stack_sensitivity
 
 
 def main() -> None:

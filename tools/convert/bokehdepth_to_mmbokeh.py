@@ -6,13 +6,8 @@ Keys ``pretrained.*``, ``encoder_fusion.layers.{tap}.block.*`` and ``depth_head.
 ``DefocusAggregation`` neck and the DPT head of ``configs/bokehdepth/dav2_nyu.py`` (ViT-L) or ``dav2-s_*.py`` (ViT-S).
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from dav2_to_mmbokeh import convert_file  # noqa: E402
-
-from mmbokeh.models.utils import convert_bokehdepth, fused_taps  # noqa: E402
+from mmbokeh.models.utils.ckpt_convert import convert_bokehdepth, convert_file, fused_taps
 
 
 def main() -> None:

@@ -8,22 +8,7 @@ Accepts the released plain state dicts (``pretrained.*`` + ``depth_head.*``) and
 """
 import argparse
 
-import torch
-
-from mmbokeh.models.utils import convert_dav2, encoder_arch, unwrap_state_dict
-from mmbokeh.utils import atomic_torch_save
-
-
-def convert_file(src: str, dst: str, convert=convert_dav2, kind: str = 'Depth Anything V2') -> dict:
-    """Load ``src`` with the safe loader, rename its keys with ``convert``, save atomically to ``dst``."""
-    state = unwrap_state_dict(torch.load(src, map_location='cpu', weights_only=True), src)
-    arch = encoder_arch(state, src)
-    converted, unknown = convert(state)
-    if unknown:
-        raise KeyError(f'{src}: {len(unknown)} keys not from {kind}, e.g. {unknown[:5]}')
-    meta = dict(arch=arch, source=str(src), converter=convert.__name__)
-    atomic_torch_save(dict(state_dict=converted, meta=meta), dst)
-    return dict(meta, state=state, num_tensors=len(converted))
+from mmbokeh.models.utils.ckpt_convert import convert_file
 
 
 def main() -> None:

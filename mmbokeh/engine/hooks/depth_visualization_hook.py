@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 
-from mmbokeh.evaluation.output_files import output_stem
+from mmbokeh.utils.io import output_stem
 from mmbokeh.registry import HOOKS
 
 SYNTHETIC_PREFIX = 'synthetic://'
@@ -24,8 +24,8 @@ class DepthVisualizationHook(Hook):
     ``<test_out_dir>/<parent folder>_<file stem>.png`` (a relative ``test_out_dir`` is taken inside
     ``runner.work_dir``), otherwise it goes to the vis backends as ``test_<file name>`` at step 1, 2, ...
     (``tools/test.py --show-dir`` can set the visualizer's save_dir, as mmseg does, or ``test_out_dir``).
-    Images are read from ``img_path`` (RGB) or, for ``synthetic://`` paths, taken from ``data_batch['inputs']``
-    (uint8 [3, H, W] BGR).
+    Images are read from ``img_path`` (RGB) or, for ``synthetic://`` paths, taken from ``data_batch['inputs']['img']``
+    (uint8 [3, H, W] BGR); a stack in ``data_batch['inputs']`` is drawn with its K (or focus distances).
 
     Args:
         draw: draw at all; False makes the hook a no-op.
@@ -70,7 +70,8 @@ class DepthVisualizationHook(Hook):
         sample = outputs[0]
         name = f'val_{osp.basename(sample.img_path)}'
         runner.visualizer.add_datasample(name, self._image(data_batch, 0, sample), data_sample=sample,
-                                         show=self.show, wait_time=self.wait_time, step=runner.iter)
+                                         show=self.show, wait_time=self.wait_time, step=runner.iter,
+                                         **self._stack(data_batch, 0))
 
     def after_test_iter(self, runner, batch_idx: int, data_batch: dict = None, outputs: Sequence = None) -> None:
         if not self.draw or not outputs:
@@ -84,21 +85,34 @@ class DepthVisualizationHook(Hook):
             out_file = None if out_dir is None else osp.join(out_dir, f'{output_stem(sample.img_path)}.png')
             runner.visualizer.add_datasample(f'test_{base}', self._image(data_batch, i, sample), data_sample=sample,
                                              show=self.show, wait_time=self.wait_time, out_file=out_file,
-                                             step=self._test_index)
+                                             step=self._test_index, **self._stack(data_batch, i))
 
     @staticmethod
-    def _image(data_batch: Optional[dict], index: int, sample) -> np.ndarray:
+    def _inputs(data_batch: Optional[dict]) -> dict:
+        """The un-preprocessed inputs of the batch as a dict of per-sample sequences (``img``, ``stack``, ...)."""
+        inputs = None if data_batch is None else data_batch.get('inputs')
+        return inputs if isinstance(inputs, dict) else {} if inputs is None else dict(img=inputs)
+
+    def _stack(self, data_batch: Optional[dict], index: int) -> dict:
+        """``stack`` [S, 3, H, W] and ``stack_values`` (K, else focus distances) of a sample, or nothing."""
+        inputs = self._inputs(data_batch)
+        if 'stack' not in inputs:
+            return {}
+        values = inputs.get('stack_k', inputs.get('stack_focus'))
+        return dict(stack=inputs['stack'][index], stack_values=None if values is None else values[index])
+
+    def _image(self, data_batch: Optional[dict], index: int, sample) -> np.ndarray:
         """[H, W, 3] uint8 RGB image of the ``index``-th sample of the batch."""
         img_path = sample.img_path
         if not img_path.startswith(SYNTHETIC_PREFIX):
             return mmcv.imread(img_path, channel_order='rgb')
-        inputs = None if data_batch is None else data_batch.get('inputs')
-        if inputs is None:
-            raise KeyError(f"DepthVisualizationHook: {img_path} is synthetic and data_batch has no 'inputs' to "
+        inputs = self._inputs(data_batch)
+        if 'img' not in inputs:
+            raise KeyError(f"DepthVisualizationHook: {img_path} is synthetic and data_batch has no inputs['img'] to "
                            'draw it from')
-        img = inputs[index]
+        img = inputs['img'][index]
         if not isinstance(img, torch.Tensor) or img.dim() != 3 or img.shape[0] != 3:
-            raise ValueError(f"DepthVisualizationHook: data_batch['inputs'][{index}] for {img_path} must be a "
+            raise ValueError(f"DepthVisualizationHook: data_batch['inputs']['img'][{index}] for {img_path} must be a "
                              f'[3, H, W] tensor, got {getattr(img, "shape", type(img))}')
         bgr = img.detach().cpu().permute(1, 2, 0).float().clamp(0, 255).round().to(torch.uint8).numpy()
         return np.ascontiguousarray(bgr[..., ::-1])

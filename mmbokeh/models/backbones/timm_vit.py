@@ -43,6 +43,8 @@ class TimmViT(BaseModule):
         if bad:
             raise ValueError(f'out_indices {list(out_indices)} out of range for {model_name} with {depth} blocks')
         self.out_indices = [i % depth for i in out_indices]
+        if not self.out_indices or len(set(self.out_indices)) != len(self.out_indices):
+            raise ValueError(f'out_indices must be distinct block indices, got {list(out_indices)}')
         self.embed_dim: int = self.vit.embed_dim
         self.patch_size: int = self.vit.patch_embed.patch_size[0]
         self.with_cp = with_cp
@@ -51,6 +53,11 @@ class TimmViT(BaseModule):
             self.load_pretrained(pretrained)
         if frozen:
             self.requires_grad_(False)
+
+    @property
+    def num_taps(self) -> int:
+        """Number of taps the forward returns (``len(out_indices)``)."""
+        return len(self.out_indices)
 
     def load_pretrained(self, path: str) -> None:
         """Load a local state dict (timm key names; DINOv2's extra ``mask_token`` is ignored)."""
@@ -84,10 +91,10 @@ class TimmViT(BaseModule):
         """Taps of ``image``; with ``num_taps`` only the first ``num_taps`` of them, running only the blocks they
         need (a bokeh stack fused at shallow taps skips the deeper blocks)."""
         self.grid_size(image)
-        if num_taps is not None and not 1 <= num_taps <= len(self.out_indices):
-            raise ValueError(f'num_taps must be in [1, {len(self.out_indices)}], got {num_taps}')
+        if num_taps is not None and not 1 <= num_taps <= self.num_taps:
+            raise ValueError(f'num_taps must be in [1, {self.num_taps}], got {num_taps}')
         x = self.tokens(image)
-        taps, last = [], sorted(self.out_indices)[(num_taps or len(self.out_indices)) - 1]
+        taps, last = [], sorted(self.out_indices)[(num_taps or self.num_taps) - 1]
         for i, block in enumerate(self.vit.blocks[:last + 1]):
             if self.with_cp and self.training and x.requires_grad:
                 x = checkpoint(block, x, use_reentrant=False)
@@ -115,7 +122,7 @@ def resample_pos_embed_like_dinov2(pos_embed: torch.Tensor, grid: tuple, offset:
     pos_embed = pos_embed.float()
     patch = pos_embed[:, 1:].reshape(1, m, m, -1).permute(0, 3, 1, 2)
     if offset:
-        kwargs = dict(scale_factor=((h + offset) / m, (w + offset) / m))
+        kwargs = dict(scale_factor=((int(h) + offset) / m, (int(w) + offset) / m))  # floats, also when traced
     else:
         kwargs = dict(size=(h, w))
     patch = nn.functional.interpolate(patch, mode='bicubic', antialias=antialias, **kwargs)

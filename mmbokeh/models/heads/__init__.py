@@ -1,3 +1,4 @@
+from .base_depth_head import BaseDepthHead
 from .dpt_head import DPT_SETTINGS, DPTHead
 
-__all__ = ['DPTHead', 'DPT_SETTINGS']
+__all__ = ['BaseDepthHead', 'DPTHead', 'DPT_SETTINGS']

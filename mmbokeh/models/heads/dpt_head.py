@@ -1,12 +1,13 @@
 """Depth Anything V2's DPT decoder."""
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
 
 from mmbokeh.registry import MODELS
+from mmbokeh.structures import DepthDataSample
+from .base_depth_head import BaseDepthHead, LossConfig
 from .dpt_blocks import FeatureFusionBlock
 
 DPT_SETTINGS = {  # Depth Anything V2: DPT features and projection widths per encoder size.
@@ -17,7 +18,7 @@ DPT_SETTINGS = {  # Depth Anything V2: DPT features and projection widths per en
 
 
 @MODELS.register_module()
-class DPTHead(BaseModule):
+class DPTHead(BaseDepthHead):
     """DPT head equal to Depth Anything V2's (same parameter names as ``depth_head.*`` in official checkpoints).
 
     Args:
@@ -27,6 +28,7 @@ class DPTHead(BaseModule):
         depth_type: 'metric' (sigmoid * max_depth, metres) or 'relative' (ReLU, affine-invariant disparity).
         max_depth: metres, for metric heads.
         patch_size: encoder patch size; the output is upsampled to grid * patch_size.
+        loss_decode: loss config(s) of :meth:`loss` (default SiLog, lambda 0.5, as Depth Anything V2).
 
     Forward: four tap tokens [B, h*w, C] and the grid (h, w) -> depth [B, 1, h*patch, w*patch].
     """
@@ -39,8 +41,11 @@ class DPTHead(BaseModule):
                  depth_type: str = 'metric',
                  max_depth: float = 20.0,
                  patch_size: int = 14,
+                 loss_decode: Optional[LossConfig] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(loss_decode=loss_decode, init_cfg=init_cfg)
+        if not max_depth > 0:
+            raise ValueError(f'DPTHead max_depth must be > 0 metres, got {max_depth!r}')
         if depth_type not in ('metric', 'relative'):
             raise ValueError(f"DPTHead depth_type must be 'metric' or 'relative', got '{depth_type}'")
         if len(out_channels) != 4:
@@ -84,3 +89,12 @@ class DPTHead(BaseModule):
         out = F.interpolate(out, (h * self.patch_size, w * self.patch_size), mode='bilinear', align_corners=True)
         out = s.output_conv2(out)
         return out * self.max_depth if self.depth_type == 'metric' else F.relu(out)
+
+    def loss(self, taps: List[torch.Tensor], grid: tuple, data_samples: List[DepthDataSample],
+             train_cfg: Dict) -> Dict[str, torch.Tensor]:
+        """Forward and losses against ``gt_depth`` (see :meth:`BaseDepthHead.loss_by_feat`)."""
+        return self.loss_by_feat(self(taps, grid), data_samples, train_cfg)
+
+    def predict(self, taps: List[torch.Tensor], grid: tuple) -> torch.Tensor:
+        """Depth [B, 1, H, W] in metres (relative heads: disparity)."""
+        return self(taps, grid)

@@ -20,8 +20,8 @@ class DefocusAggregation(BaseModule):
             ``DividedSpaceFocusBlock`` (defaults: the official module).
         init: 'official' (LayerScale ``layerscale_init``) or 'identity' (output = reference tokens at init).
 
-    Forward: taps, a list of [B, F, N, D] (F = S + 1 frames, reference first), and k [B, F] (reference 0)
-    -> list of [B, N, D] reference tokens.
+    Forward: taps, a list of [B, F, N, D] (F = S + 1 frames, reference first; taps not fused may be [B, 1, N, D]),
+    and k [B, F] (reference 0) -> list of [B, N, D] reference tokens.
     """
 
     def __init__(self,
@@ -36,7 +36,11 @@ class DefocusAggregation(BaseModule):
                  k_embed_scale: float = 1.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.fuse_taps = sorted(set(int(t) for t in fuse_taps))
+        taps = list(fuse_taps)
+        if not taps or any(isinstance(t, bool) or not isinstance(t, int) or t < 0 for t in taps):
+            raise ValueError(f'DefocusAggregation fuse_taps must be a non-empty list of tap indices >= 0 '
+                             f'(e.g. [2, 3] of the 4 DPT taps), got {fuse_taps!r}')
+        self.fuse_taps = sorted(set(taps))
         self.layers = nn.ModuleDict({
             str(t): DividedSpaceFocusBlock(in_channels, num_heads, mlp_ratio, alpha, layerscale_init, init,
                                            official_space_scale, k_embed_scale) for t in self.fuse_taps})
@@ -44,6 +48,13 @@ class DefocusAggregation(BaseModule):
     def init_weights(self) -> None:
         # The blocks initialise themselves (official or identity); mmengine's generic init would undo 'identity'.
         pass
+
+    def stack_taps(self, num_taps: int) -> int:
+        """How many of the first taps (of ``num_taps``) are read from the stack frames: up to the deepest fused."""
+        if self.fuse_taps[-1] >= num_taps:
+            raise ValueError(f'DefocusAggregation fuse_taps {self.fuse_taps} out of range for an encoder with '
+                             f'{num_taps} taps (valid: 0 to {num_taps - 1})')
+        return self.fuse_taps[-1] + 1
 
     def forward(self, taps: List[torch.Tensor], k: torch.Tensor) -> List[torch.Tensor]:
         if max(self.fuse_taps, default=-1) >= len(taps):

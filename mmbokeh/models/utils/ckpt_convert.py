@@ -1,9 +1,10 @@
 """Key mapping from official Depth Anything V2 / BokehDepth checkpoints to mmbokeh models."""
-from typing import Dict, Tuple
+from typing import Callable, Dict, Tuple
 
 import torch
 
 from mmbokeh.models.backbones.dinov2 import DINOV2_ARCHS
+from mmbokeh.utils.io import atomic_torch_save
 
 WIDTH_TO_ARCH = {384: 's', 768: 'b', 1024: 'l'}
 DROPPED_KEYS = ('pretrained.mask_token', )  # DINOv2's masked-image-modelling token: unused for depth.
@@ -70,3 +71,18 @@ def convert_bokehdepth(state: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.
 def fused_taps(state: Dict[str, torch.Tensor]) -> list:
     """Tap indices that carry a DSFA block in an official BokehDepth state dict."""
     return sorted({int(k.split('.')[2]) for k in state if k.startswith('encoder_fusion.layers.')})
+
+
+def convert_file(src: str, dst: str, convert: Callable = convert_dav2, kind: str = 'Depth Anything V2') -> dict:
+    """Load ``src`` with the safe loader, rename its keys with ``convert``, save atomically to ``dst``.
+
+    Returns the saved ``meta`` (arch, source, converter) with the official ``state`` and ``num_tensors`` written.
+    Raises ``KeyError`` listing keys that ``convert`` does not recognise as ``kind``."""
+    state = unwrap_state_dict(torch.load(src, map_location='cpu', weights_only=True), src)
+    arch = encoder_arch(state, src)
+    converted, unknown = convert(state)
+    if unknown:
+        raise KeyError(f'{src}: {len(unknown)} keys not from {kind}, e.g. {unknown[:5]}')
+    meta = dict(arch=arch, source=str(src), converter=convert.__name__)
+    atomic_torch_save(dict(state_dict=converted, meta=meta), dst)
+    return dict(meta, state=state, num_tensors=len(converted))

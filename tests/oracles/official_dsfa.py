@@ -7,7 +7,7 @@ through the encoder on its own; the K token and FiLM come from raw K values (ref
 import torch
 import torch.nn.functional as F
 
-from official_dav2_oracle import official_encoder, official_head
+from .official_dav2 import official_encoder, official_head
 
 
 def _ln(x, sd, p):

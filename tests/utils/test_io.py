@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from mmbokeh.evaluation import atomic_write_bytes, output_stem
+from mmbokeh.utils.io import atomic_write_bytes, output_stem
 
 
 def test_writes_and_replaces(tmp_path):
