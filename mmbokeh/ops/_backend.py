@@ -4,8 +4,9 @@ Order for each device kind (``'cpu'``, ``'cuda'``):
 
 1. a prebuilt extension ``mmbokeh.ops._ext_cpu`` / ``mmbokeh.ops._ext_cuda`` (made by ``tools/build_ops.py``),
    used only if it was built from the current sources;
-2. a just-in-time build with :func:`torch.utils.cpp_extension.load` into a cache folder (``$MMBOKEH_OPS_BUILD_DIR``
-   or ``~/.cache/mmbokeh/ops``), reused across processes while the sources do not change;
+2. a just-in-time build with :func:`torch.utils.cpp_extension.load` into a cache folder under
+   ``$MMBOKEH_OPS_BUILD_DIR`` or ``~/.cache/mmbokeh/ops``, one per checkout (see :func:`default_build_dir`),
+   reused across processes while the sources do not change;
 3. nothing: calls fall back to the pure-PyTorch reference, with one warning per device kind and process.
 
 ``impl=`` on every op ('reference' | 'cpu' | 'cuda' | None) or the environment variable ``MMBOKEH_OPS_IMPL``
@@ -65,11 +66,14 @@ def source_hash(kind: str) -> str:
 
 
 def default_build_dir(kind: str) -> Path:
-    """Cache folder of the JIT build, one per kind, torch version and Python version."""
+    """Cache folder of the JIT build, one per kind, torch version, Python version and checkout (the sources'
+    folder), so that two checkouts on one machine neither rebuild each other's build nor load a library compiled
+    from the other's sources; within a checkout, edits rebuild incrementally."""
     _check_kind(kind)
     root = Path(os.environ.get(ENV_BUILD_DIR) or Path.home() / '.cache' / 'mmbokeh' / 'ops')
-    tag = re.sub(r'[^A-Za-z0-9_.-]', '_', f'{kind}-torch{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}')
-    return root / tag
+    checkout = hashlib.sha256(str(CSRC).encode()).hexdigest()[:12]
+    tag = f'{kind}-torch{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}-src{checkout}'
+    return root / re.sub(r'[^A-Za-z0-9_.-]', '_', tag)
 
 
 def find_cuda_home() -> Optional[str]:

@@ -12,11 +12,13 @@ from typing import Iterator, Union
 def atomic_path(path: Union[str, Path]) -> Iterator[str]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` atomically, on error it is removed.
 
-    Readers never see a partial file, and an interrupted job leaves the previous file intact.
+    Readers never see a partial file, and an interrupted job leaves the previous file intact. The file gets the
+    mode a plain ``open(path, 'w')`` would give (0666 less the umask), not ``mkstemp``'s private 0600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp' + path.suffix, dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     try:
         yield tmp
@@ -25,6 +27,20 @@ def atomic_path(path: Union[str, Path]) -> Iterator[str]:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process umask: from /proc on Linux (no race with other threads), else by setting and restoring it."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_torch_save(obj, path: Union[str, Path]) -> None:

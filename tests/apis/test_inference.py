@@ -29,15 +29,25 @@ def test_forward_depth_and_inference_model(tmp_path):
 def test_infer_tool_writes_npy_and_png(tmp_path):
     ckpt = tmp_path / 'model.pth'
     torch.save({'state_dict': init_model(CONFIG).state_dict()}, ckpt)
-    src = tmp_path / 'images' / 'scene'
-    src.mkdir(parents=True)
-    for i in range(2):
-        cv2.imwrite(str(src / f'{i}.jpg'), np.full((28, 35, 3), 40 * i, np.uint8))
-    out = tmp_path / 'out'
-    res = subprocess.run([sys.executable, str(ROOT / 'tools/infer.py'), str(CONFIG), str(ckpt),
-                          str(tmp_path / 'images'), '--out', str(out)], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-3000:]
-    depth = np.load(out / 'scene_0.npy')
-    assert depth.shape == (28, 35) and depth.dtype == np.float32
-    assert cv2.imread(str(out / 'scene_1.png')).shape == (28, 35, 3)
-    assert sorted(p.name for p in out.iterdir()) == ['scene_0.npy', 'scene_0.png', 'scene_1.npy', 'scene_1.png']
+    src = tmp_path / 'images'
+    (src / 'sub').mkdir(parents=True)
+    names = ['sub/b.png', 'sub_b.png', 'a.png', 'a.jpg']  # each pair once overwrote each other's outputs
+    for i, name in enumerate(names):
+        cv2.imwrite(str(src / name), np.full((28, 35, 3), 40 * i, np.uint8))
+    out = src / 'depth'  # inside the input folder: its PNGs must never become inputs
+
+    def run():
+        res = subprocess.run([sys.executable, str(ROOT / 'tools/infer.py'), str(CONFIG), str(ckpt), str(src),
+                              '--out', str(out)], capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-3000:]
+        return res.stdout
+
+    assert '4 predicted, 0 already done' in run()
+    stems = ['sub/b', 'sub_b', 'a_png', 'a_jpg']
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob('*') if p.is_file())
+    assert written == sorted(f'{s}.{ext}' for s in stems for ext in ('npy', 'png'))
+    depths = [np.load(out / f'{s}.npy') for s in stems]
+    assert all(d.shape == (28, 35) and d.dtype == np.float32 for d in depths)
+    assert cv2.imread(str(out / 'sub_b.png')).shape == (28, 35, 3)
+    assert len({d.tobytes() for d in depths}) == 4  # four different inputs, four different predictions
+    assert '0 predicted, 4 already done' in run()  # the rerun skips all and reads none of its own outputs

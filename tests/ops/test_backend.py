@@ -74,6 +74,16 @@ def test_source_hash_and_build_dir(monkeypatch, tmp_path):
         _backend.sources('tpu')
 
 
+def test_two_checkouts_get_their_own_build_dir(monkeypatch, tmp_path):
+    """Checkouts share ~/.cache: each must build (and load) its own sources in its own folder."""
+    monkeypatch.setenv(_backend.ENV_BUILD_DIR, str(tmp_path))
+    here = _backend.default_build_dir('cpu')
+    assert _backend.default_build_dir('cpu') == here != _backend.default_build_dir('cuda')
+    monkeypatch.setattr(_backend, 'CSRC', tmp_path / 'other_checkout' / 'mmbokeh' / 'ops' / 'csrc')
+    other = _backend.default_build_dir('cpu')
+    assert other != here and other.parent == here.parent
+
+
 def test_cuda_home_is_read_from_an_nvcc_wrapper_script(monkeypatch, tmp_path):
     root = tmp_path / 'cuda-13.0'
     (root / 'bin').mkdir(parents=True)

@@ -139,3 +139,17 @@ def test_reference_reproduces_bokehme_weights_by_hand():
     assert float(out[0, 0, 0, 0]) == pytest.approx(w0 / (w0 + w1))
     assert float(out[0, 0, 0, 1]) == pytest.approx(w1 / (w0 + 2 * w1))
     assert float(out[0, 0, 0, 2]) == pytest.approx(0.0)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize('kernel', ['soft_disc', 'gaussian'])
+def test_reference_window_is_limited_to_the_image(kernel):
+    """Radii far beyond the image (the documented maximum is 1024 px) cost no more than the image's own size, and
+    every pixel then receives every source with one weight, so each output is the image mean (closed form)."""
+    gen = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, 4, 5, generator=gen, dtype=torch.float64)
+    out = splat_bokeh_reference(image, torch.full((1, 1, 4, 5), 1024.0, dtype=torch.float64), kernel=kernel)
+    mean = image.mean(dim=(2, 3), keepdim=True).expand_as(out)
+    torch.testing.assert_close(out, mean, rtol=0, atol=1e-5)  # gaussian: exp(-rho^2 / 2v) = 1 - 5e-5 at rho = 5
+    point = splat_bokeh_reference(torch.ones(1, 1, 1, 1), torch.full((1, 1, 1, 1), 1024.0))
+    assert torch.equal(point, torch.ones(1, 1, 1, 1))

@@ -1,4 +1,5 @@
 import os
+import stat
 
 import pytest
 
@@ -30,3 +31,16 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path):
 ])
 def test_output_stem(img_path, stem):
     assert output_stem(img_path) == stem
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o077, 0o002])
+def test_atomic_files_get_the_umask_mode(tmp_path, umask):
+    """Like ``open(path, 'w')`` (and mmengine's own checkpoints): 0666 less the umask, not mkstemp's 0600."""
+    old = os.umask(umask)
+    try:
+        atomic_write_bytes(tmp_path / 'a.bin', b'x')
+        (tmp_path / 'plain.bin').write_bytes(b'x')
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / 'a.bin').stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / 'a.bin').stat().st_mode) == stat.S_IMODE((tmp_path / 'plain.bin').stat().st_mode)

@@ -44,17 +44,19 @@ def splat_bokeh_reference(image: torch.Tensor,
     b, c, h, w = image.shape
     radius = defocus.abs()
     half = half_window(radius.detach(), kernel)
-    pad = int(half.max())
-    acc = image.new_zeros(b, c, h + 2 * pad, w + 2 * pad)
-    wacc = image.new_zeros(b, 1, h + 2 * pad, w + 2 * pad)
-    target_defocus = F.pad(defocus, (pad, pad, pad, pad)) if occlusion else None
+    # a source reaches targets at most (h - 1, w - 1) pixels away: no larger offset lands inside the image
+    reach = int(half.max())
+    pad_y, pad_x = min(reach, h - 1), min(reach, w - 1)
+    acc = image.new_zeros(b, c, h + 2 * pad_y, w + 2 * pad_x)
+    wacc = image.new_zeros(b, 1, h + 2 * pad_y, w + 2 * pad_x)
+    target_defocus = F.pad(defocus, (pad_x, pad_x, pad_y, pad_y)) if occlusion else None
     if kernel == 'soft_disc':
         norm = 1.0 / (radius * radius + SOFT_DISC_REG)
     else:
         var = radius * radius * 0.25 + GAUSSIAN_VAR0
         norm = 1.0 / (2 * math.pi * var)
-    for dy in range(-pad, pad + 1):
-        for dx in range(-pad, pad + 1):
+    for dy in range(-pad_y, pad_y + 1):
+        for dx in range(-pad_x, pad_x + 1):
             inside = half >= max(abs(dy), abs(dx))
             if not bool(inside.any()):
                 continue
@@ -64,10 +66,10 @@ def splat_bokeh_reference(image: torch.Tensor,
             else:
                 wt = torch.exp(-rho2 / (2 * var)) * norm
             wt = wt * inside
-            ys, xs = slice(pad + dy, pad + dy + h), slice(pad + dx, pad + dx + w)
+            ys, xs = slice(pad_y + dy, pad_y + dy + h), slice(pad_x + dx, pad_x + dx + w)
             if occlusion:
                 wt = wt * torch.sigmoid(sharpness * (defocus - target_defocus[:, :, ys, xs] + margin))
             acc[:, :, ys, xs] += wt * image
             wacc[:, :, ys, xs] += wt
-    inner = (slice(None), slice(None), slice(pad, pad + h), slice(pad, pad + w))
+    inner = (slice(None), slice(None), slice(pad_y, pad_y + h), slice(pad_x, pad_x + w))
     return acc[inner] / wacc[inner]
