@@ -5,8 +5,17 @@ import numpy as np
 import pytest
 import torch
 
-from mmbokeh.optics import (CAMERA_PRESETS, FOD500, NYUV2_FOCAL_STACK, coc_radius_px, get_camera_preset,
-                            k_from_camera, k_from_exif, sensor_width_from_exif, signed_defocus)
+from mmbokeh.optics import (
+    CAMERA_PRESETS,
+    FOD500,
+    NYUV2_FOCAL_STACK,
+    coc_radius_px,
+    get_camera_preset,
+    k_from_camera,
+    k_from_exif,
+    sensor_width_from_exif,
+    signed_defocus,
+)
 
 
 @pytest.mark.parametrize('focus', NYUV2_FOCAL_STACK.focus_distances)

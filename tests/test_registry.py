@@ -6,7 +6,6 @@ import textwrap
 
 import pytest
 from mmengine import registry as mmengine_registry
-from mmengine.registry import MODELS as ROOT_MODELS
 from mmengine.registry import DefaultScope
 
 from mmbokeh.registry import MODELS
@@ -77,7 +76,7 @@ def test_downstream_package_with_custom_imports(tmp_path):
                 super().__init__()
                 self.estimator = MODELS.build(estimator)
     """))
-    (tmp_path / 'foreign_cfg.py').write_text(textwrap.dedent(f"""
+    (tmp_path / 'foreign_cfg.py').write_text(textwrap.dedent("""
         default_scope = 'downstream'
         custom_imports = dict(imports=['downstream.models', 'mmbokeh'], allow_failed_imports=False)
         model = dict(type='DepthWrapper', estimator=dict(

@@ -1,7 +1,8 @@
 # BokehDepth Stage 2 on Depth Anything V2 ViT-L, NYU Depth v2 (max depth 10 m): DefocusAggregation (the official
 # DSFA block) on DPT taps [2, 3] (ViT-L blocks 17 and 23), stacks at K = 10, 20, 30 from the cached backend.
 # Starts from the converted official DAv2 metric checkpoint (the neck from its own init):
-#   python tools/convert/dav2_to_mmbokeh.py depth_anything_v2_metric_hypersim_vitl.pth checkpoints/dav2-l_metric_hypersim.pth
+#   python tools/convert/dav2_to_mmbokeh.py depth_anything_v2_metric_hypersim_vitl.pth \
+#       checkpoints/dav2-l_metric_hypersim.pth
 # or from the official BokehDepth weights:
 #   python tools/convert/bokehdepth_to_mmbokeh.py DAV2_dsfa_release.pth checkpoints/bokehdepth_dav2-l.pth
 _base_ = [

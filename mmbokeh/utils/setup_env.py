@@ -57,7 +57,8 @@ def check_load_from(cfg: Config) -> None:
     hint = cfg.get('load_from_hint')
     if hint is None:
         kind = cfg.get('load_from_kind', 'dav2')
-        hint = 'Convert the official weights with\n    ' + CONVERT_HINT.get(kind, CONVERT_HINT['dav2']).format(path=path)
+        command = CONVERT_HINT.get(kind, CONVERT_HINT['dav2']).format(path=path)
+        hint = 'Convert the official weights with\n    ' + command
     raise FileNotFoundError(
         f"load_from checkpoint '{path}' does not exist (cwd {os.getcwd()}). {hint}\n"
         f"or pass --cfg-options load_from=<path> (load_from=None trains from scratch).")

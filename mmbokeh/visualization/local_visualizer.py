@@ -7,8 +7,9 @@ import numpy as np
 import torch
 from mmengine.visualization import Visualizer
 
-from mmbokeh.utils.io import atomic_write_bytes
 from mmbokeh.registry import VISUALIZERS
+from mmbokeh.utils.io import atomic_write_bytes
+
 from .colorize import colorize_depth
 from .stack_grid import make_stack_grid
 

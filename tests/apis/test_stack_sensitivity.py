@@ -48,7 +48,8 @@ def test_command_line(tmp_path):
     torch.manual_seed(0)
     model = init_model(CONFIG, cfg_options=SMALL)
     save_checkpoint({'state_dict': model.state_dict()}, str(tmp_path / 'fused.pth'))
-    res = subprocess.run([sys.executable, 'tools/analysis/stack_sensitivity.py', str(CONFIG), str(tmp_path / 'fused.pth'),
+    res = subprocess.run([sys.executable, 'tools/analysis/stack_sensitivity.py', str(CONFIG),
+                          str(tmp_path / 'fused.pth'),
                           '--batch-size', '2', '--cfg-options', 'val_dataloader.dataset.num_samples=4'],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -5,7 +5,8 @@ from mmbokeh.ops import backend_info, load_extension
 
 
 def pytest_configure(config):
-    config.addinivalue_line('markers', 'cuda_build: compiles the CUDA kernels with nvcc where nvcc exists (MMBOKEH_SKIP_CUDA_BUILD=1 skips)')
+    config.addinivalue_line('markers', 'cuda_build: compiles the CUDA kernels with nvcc where nvcc exists '
+                                       '(MMBOKEH_SKIP_CUDA_BUILD=1 skips)')
 
 
 @pytest.fixture(scope='session')

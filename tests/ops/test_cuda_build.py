@@ -1,7 +1,8 @@
 """Compile-only check of the CUDA sources with nvcc (no GPU needed).
 
 Runs wherever nvcc is found (CI has it), so CI compiles the CUDA sources; slow on the first run (about 2 minutes,
-cached afterwards). Skip it with ``MMBOKEH_SKIP_CUDA_BUILD=1`` or ``-m "not cuda_build"``. Needs nvcc; the toolkit root is read from CUDA_HOME or the nvcc wrapper, and the
+cached afterwards). Skip it with ``MMBOKEH_SKIP_CUDA_BUILD=1`` or ``-m "not cuda_build"``. Needs nvcc; the toolkit
+root is read from CUDA_HOME or the nvcc wrapper, and the
 architecture from TORCH_CUDA_ARCH_LIST (9.0 when unset and no GPU is visible).
 """
 import os

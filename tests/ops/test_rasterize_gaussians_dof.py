@@ -37,9 +37,11 @@ def test_cpu_matches_reference_forward_and_backward(cpu_ext, dtype):
         params = [p.clone().requires_grad_() for p in base]
         focus = torch.tensor(2.5, dtype=dtype, requires_grad=True)
         strength = torch.tensor(6.0, dtype=dtype, requires_grad=True)
-        color, depth, alpha = _render(params, impl, focus=focus, strength=strength, background=torch.ones(3, dtype=dtype))
+        color, depth, alpha = _render(params, impl, focus=focus, strength=strength,
+                                      background=torch.ones(3, dtype=dtype))
         loss = (color * torch.linspace(-1, 1, color.numel(), dtype=dtype).reshape(color.shape)).sum()
-        loss = loss + 0.3 * depth.sum() + (alpha * torch.linspace(0, 1, alpha.numel(), dtype=dtype).view(alpha.shape)).sum()
+        alpha_weights = torch.linspace(0, 1, alpha.numel(), dtype=dtype).view(alpha.shape)
+        loss = loss + 0.3 * depth.sum() + (alpha * alpha_weights).sum()
         loss.backward()
         outs.append((color, depth, alpha))
         grads.append([p.grad for p in params] + [focus.grad, strength.grad])

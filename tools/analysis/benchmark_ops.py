@@ -128,7 +128,8 @@ def main() -> None:
             row['cuda'] = best_time(lambda: splat_bokeh(ic, dc, impl='cuda'), args.repeats)
         rows[r] = row
         ref = f'{row["reference"] * 1e3:9.0f} ({row["ref_note"]})' if 'reference' in row else 'skipped'
-        line = f'{r:>10} | {ref:>26} | {row.get("cpu1", float("nan")) * 1e3:12.1f} | {row.get("cpun", float("nan")) * 1e3:12.1f}'
+        cpu1, cpun = row.get('cpu1', float('nan')) * 1e3, row.get('cpun', float('nan')) * 1e3
+        line = f'{r:>10} | {ref:>26} | {cpu1:12.1f} | {cpun:12.1f}'
         print(line + (f' | {row["cuda"] * 1e3:8.2f}' if cuda_ok else ''))
 
     if cpu_ok:
@@ -140,7 +141,8 @@ def main() -> None:
         flat = {r: torch.full((1, 1, H, W), r - 0.5) for r in (8, 32)}
         uniform = with_threads(1, lambda: interleaved_best(
             {r: (lambda d=d: splat_bokeh(image, d, impl='cpu')) for r, d in flat.items()}, args.repeats))
-        print(f'  worst case, every pixel at r-0.5: {uniform[8] * 1e3:.0f} ms (r=8), {uniform[32] * 1e3:.0f} ms (r=32), '
+        print(f'  worst case, every pixel at r-0.5: {uniform[8] * 1e3:.0f} ms (r=8), '
+              f'{uniform[32] * 1e3:.0f} ms (r=32), '
               f'{uniform[32] / uniform[8]:.2f}x')
         stack = stack_defocus()
         stats = ', '.join(f'K={k}: max {float(d.abs().max()):.1f} mean {float(d.abs().mean()):.1f}'
@@ -154,7 +156,8 @@ def main() -> None:
             i, dd = image.clone().requires_grad_(), d16.clone().requires_grad_()
             splat_bokeh(i, dd, impl='cpu').sum().backward()
 
-        print(f'forward+backward at r=16, CPU 1 thread: {with_threads(1, lambda: best_time(fwd_bwd, args.repeats)) * 1e3:.0f} ms')
+        seconds = with_threads(1, lambda: best_time(fwd_bwd, args.repeats))
+        print(f'forward+backward at r=16, CPU 1 thread: {seconds * 1e3:.0f} ms')
 
     print(f'\npsf_blur 7x7, one {W}x{H} RGB image, sigma in [0, 6] px (ms per image, 1 thread)')
     sigma = 6 * torch.rand(1, 1, H, W, generator=torch.Generator().manual_seed(1))

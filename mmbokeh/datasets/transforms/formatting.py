@@ -8,6 +8,7 @@ from mmengine.structures import PixelData
 
 from mmbokeh.registry import TRANSFORMS
 from mmbokeh.structures import CAMERA_FIELDS, DepthDataSample
+
 from .keys import CAMERA_KEYS, DEFAULT_META_KEYS, STACK_RESULT_KEYS, STACK_VALUE_INPUTS
 
 

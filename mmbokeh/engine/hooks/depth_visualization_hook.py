@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 
-from mmbokeh.utils.io import output_stem
 from mmbokeh.registry import HOOKS
+from mmbokeh.utils.io import output_stem
 
 SYNTHETIC_PREFIX = 'synthetic://'
 

@@ -4,6 +4,7 @@ from typing import Optional, Sequence
 import torch
 
 from mmbokeh.registry import MODELS
+
 from .timm_vit import TimmViT, resample_pos_embed_like_dinov2
 
 DINOV2_ARCHS = {

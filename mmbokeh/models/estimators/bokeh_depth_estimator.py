@@ -7,6 +7,7 @@ import torch
 from mmbokeh.models.utils import StackFusionNeck, TapBackbone, check_part
 from mmbokeh.registry import MODELS
 from mmbokeh.structures import as_depth_inputs
+
 from .base import BaseDepthEstimator, InputsType, SampleList
 
 

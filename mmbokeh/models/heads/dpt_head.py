@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from mmbokeh.registry import MODELS
 from mmbokeh.structures import DepthDataSample
+
 from .base_depth_head import BaseDepthHead, LossConfig
 from .dpt_blocks import FeatureFusionBlock
 

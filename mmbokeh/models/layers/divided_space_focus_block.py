@@ -40,7 +40,8 @@ class DividedSpaceFocusBlock(nn.Module):
         ls = 0.0 if init == 'identity' else layerscale_init
         hidden = int(dim * mlp_ratio)
         self.ln_space_attn = nn.LayerNorm(dim)
-        self.space_attn = MultiHeadSelfAttention(dim, num_heads, scale=head_dim ** -1.0 if official_space_scale else None)
+        space_scale = head_dim ** -1.0 if official_space_scale else None
+        self.space_attn = MultiHeadSelfAttention(dim, num_heads, scale=space_scale)
         self.gamma_space_attn = nn.Parameter(torch.full((dim, ), ls))
         self.ln_space_ffn = nn.LayerNorm(dim)
         self.space_ffn = Mlp(dim, hidden)

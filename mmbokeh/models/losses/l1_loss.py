@@ -2,6 +2,7 @@
 import torch
 
 from mmbokeh.registry import MODELS
+
 from .masking import MaskedDepthLoss
 
 
