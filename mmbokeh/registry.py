@@ -3,6 +3,8 @@
 Modules register here; ``dict(type='mmbokeh.Name')`` finds them from any scope, and ``locations`` lets a registry
 import its package lazily when a config is built under ``default_scope='mmbokeh'``.
 """
+from typing import Any, Optional
+
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
@@ -50,3 +52,28 @@ EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, locations=['mmbokeh
 VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, locations=['mmbokeh.visualization'])
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, locations=['mmbokeh.visualization'])
 LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS, locations=['mmbokeh.engine'])
+
+
+def _build_bokeh_backend(cfg: dict, registry: Registry, default_args: Optional[dict] = None) -> Any:
+    """``build_func`` of :data:`BOKEH_BACKENDS`: mmengine's ``build_from_cfg`` without its default-scope switch.
+
+    The switch would pick the first registry of scope ``mmbokeh`` in the tree (``TASK_UTILS``, not this child), or
+    mmengine's root under another default scope; backends are looked up here only, whatever the default scope.
+    """
+    args = dict(default_args or {})
+    args.update(cfg)
+    obj_type = args.pop('type', None)
+    if isinstance(obj_type, type):
+        return obj_type(**args)
+    scope, name = Registry.split_scope_key(obj_type) if isinstance(obj_type, str) else (None, None)
+    registry.import_from_location()
+    if name not in registry.module_dict or scope not in (None, registry.scope):
+        raise KeyError(f'unknown bokeh stack backend {obj_type!r}; registered: {sorted(registry.module_dict)} '
+                       f"(also as '{registry.scope}.<name>')")
+    return registry.module_dict[name](**args)
+
+
+#: Stage-1 stack backends (``physical``, ``cached``, ``diffusion``): ``dict(type='physical')`` or
+#: ``dict(type='mmbokeh.physical')`` from any default scope; ``mmbokeh.generators.build_backend`` builds them.
+BOKEH_BACKENDS = Registry('bokeh stack backend', parent=TASK_UTILS, scope='mmbokeh', locations=['mmbokeh.generators'],
+                          build_func=_build_bokeh_backend)

@@ -3,7 +3,7 @@ import pytest
 from mmengine.registry import DefaultScope
 
 # ``tests/`` is importable here: pytest puts the folder of the root conftest on sys.path (its default import mode).
-from oracles import official_dav2, official_dsfa
+from oracles import official_dav2, official_dsfa, official_unidepth
 
 
 @pytest.fixture(scope='session')
@@ -16,6 +16,12 @@ def dav2_oracle():
 def dsfa_oracle():
     """The official BokehDepth ``DepthAnythingV2DSFA`` forward and DSFA block (``tests/oracles/official_dsfa.py``)."""
     return official_dsfa
+
+
+@pytest.fixture(scope='session')
+def unidepth_oracle():
+    """The official UniDepthV2(-DSFA) forward and input-size rule (``tests/oracles/official_unidepth.py``)."""
+    return official_unidepth
 
 
 @pytest.fixture(autouse=True)

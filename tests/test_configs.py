@@ -8,8 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import Registry, init_default_scope
 
 from mmbokeh import registry as mmbokeh_registry
-from mmbokeh.generators.registry import BACKENDS
-from mmbokeh.registry import DATASETS, MODELS
+from mmbokeh.registry import BOKEH_BACKENDS, DATASETS, MODELS
 from mmbokeh.utils import check_load_from
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +43,7 @@ def test_config_parses_with_mmbokeh_scope(name):
         assert cfg.get('default_scope') == 'mmbokeh'
     assert cfg.get('default_scope') in (None, 'mmbokeh')
     registries = [r for r in vars(mmbokeh_registry).values() if isinstance(r, Registry) and r.scope == 'mmbokeh']
-    registries.append(BACKENDS)
+    registries.append(BOKEH_BACKENDS)
     types = set(_types(cfg.to_dict()))
     assert types  # every shipped config builds something
     assert sorted(t for t in types if not any(r.get(t) for r in registries)) == []

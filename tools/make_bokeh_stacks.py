@@ -1,6 +1,6 @@
 """Make bokeh stacks offline: ``python tools/make_bokeh_stacks.py CONFIG --out DIR [--cfg-options k=v]``.
 
-The config names a ``dataset`` (its pipeline must give ``img``, plus ``gt_depth`` or the physical backend's
+The config names a ``dataset`` (its pipeline must give ``img``, plus ``gt_depth`` or the generator's
 ``depth_key``) and a ``generator`` (a ``BokehStackGenerator`` config; its backend is usually ``physical`` or
 ``diffusion``). Optionally ``depth_model = dict(config=..., checkpoint=..., key='pred_depth')`` predicts depth with
 an mmbokeh model first (physical stacks without ground truth, legitimate for monocular benchmarks), and
@@ -9,10 +9,10 @@ an mmbokeh model first (physical stacks without ground truth, legitimate for mon
 Output: the official BokehDepth layout ``DIR/<sample>/defocus_stack/{i}.png`` + ``stack_index.json`` (read it back
 with the ``cached`` backend) and ``DIR/manifest.jsonl`` at the end.
 
-- Resumable: finished samples (index present, all frames present, same K) are skipped; every file is written to a
-  temporary file and renamed into place, the index last, so an interrupted run never leaves a finished-looking
-  sample or a partial file under a final name (a hard kill can leave a hidden ``.<name>.*.tmp*`` file, removed
-  when the sample is redone and by the final sweep).
+- Resumable: finished samples (index present, all frames present, stored K equal to the generator's fixed K,
+  ``KSelection.fixed()``) are skipped; every file is written to a temporary file and renamed into place, the index
+  last, so an interrupted run never leaves a finished-looking sample or a partial file under a final name (a hard
+  kill can leave a hidden ``.<name>.*.tmp*`` file, removed when the sample is redone and by the final sweep).
 - Distributed: under ``torchrun --nproc_per_node W`` rank r takes samples r, r + W, ... (gloo on CPU, NCCL on GPUs,
   one GPU per rank); rank 0 writes the manifest after all ranks finish. Outputs do not depend on W when the
   generator has a seed.
@@ -21,7 +21,7 @@ import argparse
 import os
 import signal
 import sys
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -31,15 +31,19 @@ from mmengine.registry import init_default_scope
 
 import mmbokeh  # noqa: F401
 from mmbokeh.datasets.transforms.bokeh_stack import BokehStackGenerator
-from mmbokeh.generators import (STACK_DIR, is_complete, remove_temporaries, sample_key, stack_dir, write_manifest,
-                                write_stack)
+from mmbokeh.generators import (
+    STACK_DIR,
+    is_complete,
+    remove_temporaries,
+    sample_key,
+    stack_dir,
+    write_manifest,
+    write_stack,
+)
 from mmbokeh.registry import DATASETS, TRANSFORMS
 
-#: Testing hook: SIGKILL this process just before the (N+1)-th output file is renamed into place.
-KILL_HOOK_ENV = 'MMBOKEH_TEST_KILL_AFTER_FILES'
 
-
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Render bokeh stacks of a dataset into the official layout')
     parser.add_argument('config', help='config with `dataset` and `generator` (see configs/bokeh_generator/)')
     parser.add_argument('--out', required=True, help='output folder')
@@ -49,26 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _install_kill_hook(limit: int) -> None:
-    """Count renames done by ``mmbokeh.utils.io`` and SIGKILL the process before rename number ``limit + 1``."""
-    import mmbokeh.utils.io as io_mod
-
-    class _Os:
-        done = 0
-
-        def __getattr__(self, name):
-            return getattr(os, name)
-
-        def replace(self, src, dst):
-            if _Os.done >= limit:
-                os.kill(os.getpid(), signal.SIGKILL)
-            os.replace(src, dst)
-            _Os.done += 1
-
-    io_mod.os = _Os()
-
-
-def _dist_setup() -> tuple:
+def _dist_setup() -> Tuple[int, int]:
     """(rank, world size); initialises the process group under torchrun."""
     world = int(os.environ.get('WORLD_SIZE', '1'))
     if world > 1 and not dist.is_initialized():
@@ -78,7 +63,7 @@ def _dist_setup() -> tuple:
     return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
 
 
-def _depth_predictor(cfg: Optional[dict]):
+def _depth_predictor(cfg: Optional[dict]) -> Optional[Callable[[Dict], None]]:
     """A function adding ``results[key]`` = depth predicted by an mmbokeh model, or None."""
     if not cfg:
         return None
@@ -92,15 +77,6 @@ def _depth_predictor(cfg: Optional[dict]):
         results[key] = inference_model(model, img)[0].pred_depth.data[0].cpu().numpy().astype(np.float32)
 
     return predict
-
-
-def _fixed_k(generator: BokehStackGenerator) -> Optional[np.ndarray]:
-    """The K list every sample gets (to recognise finished samples), or None when K is drawn per sample."""
-    if generator.k_values is not None:
-        return generator.k_values
-    if generator.k_range is not None and not generator.random_k:
-        return np.linspace(*generator.k_range, generator.num_k, dtype=np.float32)
-    return None
 
 
 def _index_meta(results: Dict, cfg: Config) -> Dict:
@@ -128,10 +104,8 @@ def _sweep_temporaries(out: str) -> None:
             remove_temporaries(dirpath)
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[list] = None) -> int:
     args = parse_args(argv)
-    if os.environ.get(KILL_HOOK_ENV):
-        _install_kill_hook(int(os.environ[KILL_HOOK_ENV]))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind, so temporaries are removed
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -147,7 +121,7 @@ def main(argv=None) -> int:
         raise TypeError(f'`generator` must build a BokehStackGenerator, got {type(generator).__name__}')
     predict = _depth_predictor(cfg.get('depth_model'))
     data_root = getattr(dataset, 'data_root', None) or None
-    fixed_k = _fixed_k(generator)
+    fixed_k = generator.k_selection.fixed()
     total = len(dataset) if args.max_samples is None else min(len(dataset), args.max_samples)
     mine = range(rank, total, world)
     done = skipped = 0

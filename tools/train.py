@@ -6,11 +6,17 @@ works on CPU with gloo).
 import argparse
 
 from mmengine.config import DictAction
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmbokeh  # noqa: F401  (registers modules and the checkpoint allow-list)
-from mmbokeh.utils import (amp_fallback_without_cuda, check_load_from, load_tool_config, setup_cpu_distributed,
-                           teardown_distributed)
+from mmbokeh.utils import (
+    amp_fallback_without_cuda,
+    check_load_from,
+    load_tool_config,
+    setup_cpu_distributed,
+    teardown_distributed,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -20,7 +26,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true', default=False, help='enable automatic-mixed-precision training')
     parser.add_argument('--auto-scale-lr', action='store_true', help='scale the lr with the total batch size')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from the given checkpoint, or from the latest one in the work dir if none is given')
+                        help='resume from the given checkpoint, or from the latest one in the work dir if none '
+                        'is given')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings in the config, e.g. train_cfg.max_iters=100')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
@@ -46,7 +53,8 @@ def main() -> None:
     check_load_from(cfg)
     amp_fallback_without_cuda(cfg)
     setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
+    # mmengine's Runner, or the config's `runner_type` (e.g. FlexibleRunner with an FSDP strategy), as mmdet does
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
     teardown_distributed()
 

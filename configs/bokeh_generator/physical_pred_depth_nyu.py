@@ -9,7 +9,8 @@ depth_model = dict(config='configs/depth_anything_v2/dav2-s_nyu.py',
                    checkpoint='checkpoints/dav2-s_metric_hypersim.pth', key='pred_depth')
 generator = dict(
     type='BokehStackGenerator',
-    backend=dict(type='physical', depth_key='pred_depth'),
+    depth_key='pred_depth',
+    backend=dict(type='physical'),
     k_values=[10.0, 20.0, 30.0],
     focus='foreground',
     seed=0)

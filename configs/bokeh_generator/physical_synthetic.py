@@ -8,7 +8,8 @@ dataset = dict(type='SyntheticDefocusDataset', num_samples=64, img_size=(154, 15
                pipeline=[])
 generator = dict(
     type='BokehStackGenerator',
-    backend=dict(type='physical', depth_key='gt_depth', kernel='soft_disc', occlusion=True, resolution='full'),
+    depth_key='gt_depth',
+    backend=dict(type='physical', kernel='soft_disc', occlusion=True, resolution='full'),
     k_values=[1.0, 6.0, 11.0, 16.0, 21.0, 26.0, 30.0],
     focus='foreground',
     seed=0)

@@ -1,12 +1,24 @@
 """Datasets of mmbokeh (registered in ``mmbokeh.registry.DATASETS``) and their transforms."""
 from . import transforms  # noqa: F401  (registers the transforms)
+from .focal_stack_base import FOCAL_STACK_META_KEYS, BaseFocalStackDataset
+from .fod500 import FoD500Dataset
+from .mobile_dff import MobileDFFDataset
 from .nyu import NYUv2Dataset
 from .synthetic import SyntheticDefocusDataset
 from .synthetic_scene import render_scene, save_scene_previews
-from .transforms import (LoadDepth, LoadImage, PackDepthInputs, RandomCrop, RandomFlip,  # noqa: F401
-                         ResizeToMultiple)
+from .transforms import (  # noqa: F401
+                         LoadDepth,
+                         LoadFocalStack,
+                         LoadImage,
+                         PackDepthInputs,
+                         RandomCrop,
+                         RandomFlip,
+                         RenderFocalStack,
+                         ResizeToMultiple,
+)
 
 __all__ = [
-    'NYUv2Dataset', 'SyntheticDefocusDataset', 'render_scene', 'save_scene_previews',
-    'LoadImage', 'LoadDepth', 'RandomCrop', 'RandomFlip', 'ResizeToMultiple', 'PackDepthInputs'
+    'NYUv2Dataset', 'SyntheticDefocusDataset', 'FoD500Dataset', 'MobileDFFDataset', 'BaseFocalStackDataset',
+    'FOCAL_STACK_META_KEYS', 'render_scene', 'save_scene_previews', 'LoadImage', 'LoadDepth', 'LoadFocalStack',
+    'RenderFocalStack', 'RandomCrop', 'RandomFlip', 'ResizeToMultiple', 'PackDepthInputs'
 ]

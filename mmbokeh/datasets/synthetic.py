@@ -4,6 +4,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 from mmengine.dataset import BaseDataset
 
 from mmbokeh.registry import DATASETS
+
 from .synthetic_scene import render_scene
 from .synthetic_textures import KIND_PROBS, check_kind_probs
 

@@ -13,7 +13,20 @@ from mmengine.structures import BaseDataElement
 
 from mmbokeh.registry import METRICS
 from mmbokeh.utils.io import atomic_write_bytes, output_stem
+
 from .functional import DEPTH_METRIC_KEYS, CropType, check_crop, crop_box, depth_eval_mask, depth_metrics
+
+#: Evaluation protocols of the focal-stack literature: name -> (ground truth kept where lo < gt < hi after clipping
+#: it at ``clip`` metres; the prediction is clipped to [min_depth, clip or max_depth]) and where it comes from.
+PROTOCOLS = {
+    'all': dict(lo=0.0, hi=float('inf'), clip=None,
+                description='every pixel with ground truth (gt > 0), as Ehzoahis/DEReD eval_model() on its '
+                'clipped depth'),
+    'dered_lt0.5m': dict(lo=0.0, hi=0.5, clip=None,
+                         description='pixels with gt < 0.5 m, as Ehzoahis/DEReD eval_model(0.5)'),
+    'dfv_1.5m': dict(lo=0.0, hi=float('inf'), clip=1.5,
+                     description='gt and prediction clipped to 1.5 m, gt = 0 ignored, as fuy34/DFV eval_FoD500.py'),
+}
 
 
 def _depth_map(data_sample: dict, key: str, where: str) -> np.ndarray:
@@ -36,13 +49,28 @@ def _depth_map(data_sample: dict, key: str, where: str) -> np.ndarray:
     return data
 
 
+#: Placeholder result of a sample without ground truth (compared by value: results are pickled across ranks).
+_NO_GT = dict(no_gt=True)
+
+
+def _is_no_gt(result: Optional[Dict]) -> bool:
+    return isinstance(result, dict) and result.get('no_gt') is True
+
+
 @METRICS.register_module()
 class DepthMetric(BaseMetric):
     """d1 d2 d3 abs_rel sq_rel rmse rmse_log log10 silog, computed per image and averaged over images.
 
     The ground truth is valid where ``min_depth < gt < max_depth`` (open at both ends, as in BTS, ZoeDepth and
     mmsegmentation: a depth exactly at the cap, e.g. NYUv2's 10 m saturation, is not evaluated), inside the crop.
-    Images without a valid pixel are skipped and counted (``num_skipped`` after ``compute_metrics``).
+    Images without a valid pixel are skipped and counted (``num_skipped`` after ``compute_metrics``). A sample
+    without ground truth (``gt_depth`` absent) raises KeyError, unless ``allow_missing_gt`` (datasets without ground
+    truth, e.g. Mobile Depth): it is then skipped and counted as ``num_without_gt``, and a run where no sample has
+    ground truth logs so and returns no metrics (predictions are still saved with ``output_dir``).
+
+    ``protocol`` replaces the (min_depth, max_depth) mask by one of :data:`PROTOCOLS` ('all', 'dered_lt0.5m',
+    'dfv_1.5m'); the metric keys then default to the prefix ``<protocol>/`` and every result is logged with the
+    protocol and the dataset's ``dataset_name`` and ``layout`` (from its metainfo).
 
     Args:
         min_depth, max_depth: evaluation range of the ground truth, metres.
@@ -53,6 +81,8 @@ class DepthMetric(BaseMetric):
         clip_pred: clamp the prediction to [min_depth, max_depth] (BTS / ZoeDepth evaluation).
         collect_device: 'cpu' or 'gpu', for gathering results across ranks.
         prefix: prefix of the metric keys (None: the keys are exactly the nine names).
+        protocol: None (the min/max mask above) or a name in :data:`PROTOCOLS`.
+        allow_missing_gt: skip samples without ``gt_depth`` instead of raising.
         output_dir: if set, each raw prediction (before scaling or clipping) is saved there as a float32 [H, W]
             ``<parent folder>_<image stem>.npy`` in metres, written atomically.
     """
@@ -67,10 +97,16 @@ class DepthMetric(BaseMetric):
                  clip_pred: bool = True,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
-                 output_dir: Optional[str] = None) -> None:
-        super().__init__(collect_device=collect_device, prefix=prefix)
+                 output_dir: Optional[str] = None,
+                 protocol: Optional[str] = None,
+                 allow_missing_gt: bool = False) -> None:
+        if protocol is not None and protocol not in PROTOCOLS:
+            raise ValueError(f'DepthMetric: protocol must be None or one of {sorted(PROTOCOLS)}, got {protocol!r}')
+        super().__init__(collect_device=collect_device, prefix=prefix if prefix or not protocol else protocol)
         if not 0 <= min_depth < max_depth:
             raise ValueError(f'DepthMetric: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
+        self.protocol = protocol
+        self.allow_missing_gt = allow_missing_gt
         check_crop(crop)
         self.min_depth = float(min_depth)
         self.max_depth = float(max_depth)
@@ -79,6 +115,7 @@ class DepthMetric(BaseMetric):
         self.clip_pred = clip_pred
         self.output_dir = output_dir
         self.num_skipped = 0
+        self.num_without_gt = 0
         self._saved_names: set = set()
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
@@ -90,6 +127,11 @@ class DepthMetric(BaseMetric):
             img_path = sample.get('img_path')
             where = f' (img_path={img_path})' if img_path else ''
             pred = _depth_map(sample, 'pred_depth', where)
+            if self.allow_missing_gt and 'gt_depth' not in sample:
+                if self.output_dir is not None:
+                    self._save_prediction(pred, img_path, len(self.results))
+                self.results.append(_NO_GT)
+                continue
             gt = _depth_map(sample, 'gt_depth', where)
             if pred.shape != gt.shape:
                 raise ValueError(f'DepthMetric: pred_depth shape {pred.shape} != gt_depth shape {gt.shape}{where}; '
@@ -99,7 +141,14 @@ class DepthMetric(BaseMetric):
             self.results.append(self._image_metrics(pred, gt, where))
 
     def _image_metrics(self, pred: np.ndarray, gt: np.ndarray, where: str) -> Optional[Dict[str, float]]:
-        mask = depth_eval_mask(gt, self.min_depth, self.max_depth, crop_box(self.crop, gt.shape, where))
+        lo, hi, pred_max = self.min_depth, self.max_depth, self.max_depth
+        if self.protocol is not None:
+            spec = PROTOCOLS[self.protocol]
+            lo, hi = spec['lo'], spec['hi']
+            if spec['clip'] is not None:
+                gt = np.minimum(gt, np.asarray(spec['clip'], gt.dtype))
+                pred_max = spec['clip']
+        mask = depth_eval_mask(gt, lo, hi, crop_box(self.crop, gt.shape, where))
         if not mask.any():
             return None
         pred, gt = pred[mask].astype(np.float64), gt[mask].astype(np.float64)
@@ -110,7 +159,7 @@ class DepthMetric(BaseMetric):
                                  f'pixels, got {pred_median}{where}')
             pred = pred * (np.median(gt) / pred_median)
         if self.clip_pred:
-            pred = np.clip(pred, self.min_depth, self.max_depth)
+            pred = np.clip(pred, self.min_depth, pred_max)
         return depth_metrics(pred, gt)
 
     def _save_prediction(self, pred: np.ndarray, img_path: Optional[str], index: int) -> None:
@@ -126,8 +175,18 @@ class DepthMetric(BaseMetric):
     def compute_metrics(self, results: List[Optional[Dict[str, float]]]) -> Dict[str, float]:
         """Average the per-image metrics over the images that had a valid pixel, and log them as a table."""
         logger: MMLogger = MMLogger.get_current_instance()
+        self.num_without_gt = sum(_is_no_gt(r) for r in results)
+        results = [r for r in results if not _is_no_gt(r)]
         kept = [r for r in results if r is not None]
         self.num_skipped = len(results) - len(kept)
+        about = self._about()
+        if self.num_without_gt:
+            print_log(f'DepthMetric{about}: {self.num_without_gt} of {self.num_without_gt + len(results)} samples '
+                      'have no ground truth and were skipped', logger=logger, level=logging.WARNING)
+        if not results:
+            print_log(f'DepthMetric{about}: no sample has ground truth; no metrics', logger=logger,
+                      level=logging.WARNING)
+            return {}
         if not kept:
             raise ValueError(f'DepthMetric: none of the {len(results)} images has a ground-truth pixel in '
                              f'({self.min_depth}, {self.max_depth}) m inside crop={self.crop!r}; check the depth '
@@ -136,8 +195,20 @@ class DepthMetric(BaseMetric):
         if self.num_skipped:
             print_log(f'DepthMetric: {self.num_skipped} of {len(results)} images had no valid ground-truth '
                       'pixel and were skipped', logger=logger, level=logging.WARNING)
-        print_log(f'DepthMetric over {len(kept)} images:\n' + self._table(metrics), logger=logger)
+        print_log(f'DepthMetric{about} over {len(kept)} images:\n' + self._table(metrics), logger=logger)
         return metrics
+
+    def _about(self) -> str:
+        """' (protocol ..., dataset ..., layout ...)' for log lines; empty without a protocol or dataset name."""
+        meta = self.dataset_meta or {}
+        parts = []
+        if self.protocol is not None:
+            parts.append(f'protocol={self.protocol!r}: {PROTOCOLS[self.protocol]["description"]}')
+        if meta.get('dataset_name'):
+            parts.append(f'dataset={meta["dataset_name"]!r}')
+        if meta.get('layout'):
+            parts.append(f'layout={meta["layout"]!r}')
+        return f' ({"; ".join(parts)})' if parts else ''
 
     @staticmethod
     def _table(metrics: Dict[str, float]) -> str:

@@ -1,21 +1,24 @@
 """``cached`` backend: stacks made offline (official BokehDepth tool or ``tools/make_bokeh_stacks.py``)."""
 import os.path as osp
-from typing import Dict, Optional, Tuple
+from typing import Optional
 
 import cv2
 import numpy as np
 
-from .base import BokehBackend
-from .registry import BACKENDS
+from mmbokeh.registry import BOKEH_BACKENDS
+
+from .base import BokehBackend, RenderedStack, StackRequest
 from .stack_cache import read_frames, read_stack_index, sample_key, stack_dir
 
 
-@BACKENDS.register_module('cached')
+@BOKEH_BACKENDS.register_module('cached')
 class CachedBackend(BokehBackend):
     """Read ``<root>/<sample key>/defocus_stack/{i}.png`` and the K of each frame from ``stack_index.json``.
 
-    Which stacks are honest inputs depends on how they were made (``bokeh_source`` / ``method`` in the index): a
-    stack rendered from ground-truth depth is legitimate only for depth from defocus and Stage-1 training pairs.
+    The sample key comes from ``request.meta`` (see ``sample_key``); ``request.selection`` picks the frames (all of
+    them without one). Which stacks are honest inputs depends on how they were made (``bokeh_source`` / ``method``
+    in the index, recorded as ``'cached:<how>'``; ``docs/design.md``, "Honesty rule"): a stack rendered from
+    ground-truth depth is legitimate only for depth from defocus and Stage-1 training pairs.
 
     Args:
         root: folder holding the per-sample stack folders.
@@ -23,13 +26,13 @@ class CachedBackend(BokehBackend):
         key_template: alternative sample naming, e.g. ``'{sample_idx:06d}'``.
         resize: frames whose size differs from ``img`` (the official tool floors sizes to multiples of 16 and may
             resize) are resized to the image (cv2 INTER_AREA when shrinking, INTER_LINEAR otherwise); False raises.
-        k_atol: tolerance when selecting requested K values among the stored ones.
     """
 
     needs_k = False
+    needs_meta = True
 
     def __init__(self, root: str, data_root: Optional[str] = None, key_template: Optional[str] = None,
-                 resize: bool = True, k_atol: float = 1e-3) -> None:
+                 resize: bool = True) -> None:
         if not osp.isdir(root):
             raise FileNotFoundError(
                 f"bokeh stack root '{root}' does not exist. Make the stacks first (official layout "
@@ -37,22 +40,15 @@ class CachedBackend(BokehBackend):
                 f"    python tools/make_bokeh_stacks.py configs/bokeh_generator/diffusion_nyu.py --out {root}\n"
                 f"or point the config's BokehStackGenerator backend.root at them.")
         self.root, self.data_root, self.key_template = root, data_root, key_template
-        self.resize, self.k_atol = bool(resize), float(k_atol)
+        self.resize = bool(resize)
 
-    def render(self, results: Dict, k_values: Optional[np.ndarray], focus_dist: Optional[float],
-               rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray, str]:
-        folder = stack_dir(self.root, sample_key(results, self.data_root, self.key_template))
+    def render(self, request: StackRequest) -> RenderedStack:
+        folder = stack_dir(self.root, sample_key(dict(request.meta), self.data_root, self.key_template))
         ids, k, index = read_stack_index(folder)
-        if k_values is not None:
-            pick = []
-            for want in np.asarray(k_values, np.float32).reshape(-1):
-                hit = np.flatnonzero(np.abs(k - want) <= self.k_atol)
-                if hit.size == 0:
-                    raise KeyError(f'{folder}: no stored frame with K = {want:g} (stored K: {k.tolist()})')
-                pick.append(int(hit[0]))
+        if request.selection is not None:
+            pick = request.selection.select(k, request.rng, where=str(folder))
             ids, k = [ids[i] for i in pick], k[pick]
-        img = results['img']
-        h, w = img.shape[:2]
+        h, w = request.img.shape[:2]
         frames = []
         for i, frame in zip(ids, read_frames(folder, ids)):
             if frame.shape[:2] != (h, w):
@@ -62,6 +58,5 @@ class CachedBackend(BokehBackend):
                 shrink = frame.shape[0] * frame.shape[1] > h * w
                 frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
             frames.append(frame)
-        stack = np.stack(frames).astype(img.dtype)
         made_by = index.get('bokeh_source') or index.get('method') or 'unknown'
-        return stack, k.astype(np.float32), f'cached:{made_by}'
+        return RenderedStack(np.stack(frames).astype(request.img.dtype), k.astype(np.float32), f'cached:{made_by}')

@@ -1,6 +1,6 @@
 """``physical`` backend: depth -> signed defocus (thin lens, calibrated K) -> scatter rendering."""
 import math
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional
 
 import cv2
 import numpy as np
@@ -8,20 +8,21 @@ import torch
 
 from mmbokeh.ops import splat_bokeh
 from mmbokeh.optics import signed_defocus
-from .base import BokehBackend
-from .registry import BACKENDS
+from mmbokeh.registry import BOKEH_BACKENDS
+
+from .base import BokehBackend, RenderedStack, StackRequest
 
 
-@BACKENDS.register_module('physical')
+@BOKEH_BACKENDS.register_module('physical')
 class PhysicalBackend(BokehBackend):
     """Render each K with ``mmbokeh.ops.splat_bokeh`` from the signed defocus ``K (1/d - 1/s)`` (pixels).
 
-    Honesty rule (DESIGN section 3): a stack rendered from the **ground-truth** depth (``depth_key='gt_depth'``)
-    leaks the answer. It is a legitimate input only for depth from defocus (the camera made that blur) and as
-    Stage-1 training pairs. A monocular-depth benchmark must take its depth from elsewhere, e.g. a depth model's own
-    prediction stored under another key (``depth_key='pred_depth'``, see ``tools/make_bokeh_stacks.py``'s
-    ``depth_model``), or use the ``diffusion`` / ``cached`` backends. The source is recorded as
-    ``'physical:<depth_key>'``.
+    Honesty rule (``docs/design.md``, "Honesty rule"): a stack rendered from the **ground-truth** depth
+    (``BokehStackGenerator(depth_key='gt_depth')``) leaks the answer. It is a legitimate input only for depth from
+    defocus (the camera made that blur) and as Stage-1 training pairs. A monocular-depth benchmark must take its
+    depth from elsewhere, e.g. a depth model's own prediction stored under another key (``depth_key='pred_depth'``,
+    see ``tools/make_bokeh_stacks.py``'s ``depth_model``), or use the ``diffusion`` / ``cached`` backends. The
+    source is recorded as ``'physical:<depth_key>'``.
 
     Pixels with invalid depth (0 or non-finite) are treated as lying on the focus plane (no blur). A K of exactly 0
     gives the input image itself (the reference frame).
@@ -35,7 +36,6 @@ class PhysicalBackend(BokehBackend):
     spills over in-focus pixels behind it.
 
     Args:
-        depth_key: results key of the (H, W) depth map in metres.
         kernel: 'soft_disc' (BokehMe, what BokehDepth trained with) or 'gaussian'.
         occlusion: occlusion-aware scattering (a sharp foreground keeps its edges over a blurred background).
         gamma: render in ``x ** gamma`` space (2.2 approximates linear light, brightening highlights' bokeh).
@@ -46,48 +46,37 @@ class PhysicalBackend(BokehBackend):
 
     RESOLUTIONS = ('full', 'pyramid')
 
+    needs_depth = True
     needs_focus = True
 
-    def __init__(self, depth_key: str = 'gt_depth', kernel: str = 'soft_disc', occlusion: bool = True,
-                 gamma: float = 1.0, resolution: str = 'full', pyramid_radius: float = 3.0,
-                 impl: Optional[str] = None) -> None:
+    def __init__(self, kernel: str = 'soft_disc', occlusion: bool = True, gamma: float = 1.0,
+                 resolution: str = 'full', pyramid_radius: float = 3.0, impl: Optional[str] = None) -> None:
         if not gamma > 0:
             raise ValueError(f'physical backend gamma must be > 0, got {gamma!r}')
         if resolution not in self.RESOLUTIONS:
             raise ValueError(f'physical backend resolution must be one of {self.RESOLUTIONS}, got {resolution!r}')
         if not pyramid_radius >= 1:
             raise ValueError(f'physical backend pyramid_radius must be >= 1 pixel, got {pyramid_radius!r}')
-        self.depth_key, self.kernel, self.occlusion = depth_key, kernel, bool(occlusion)
+        self.kernel, self.occlusion = kernel, bool(occlusion)
         self.gamma, self.impl = float(gamma), impl
         self.resolution, self.pyramid_radius = resolution, float(pyramid_radius)
 
-    def depth_of(self, results: Dict) -> np.ndarray:
-        """The (H, W) float32 depth map of the sample, checked against the image."""
-        if self.depth_key not in results:
-            raise KeyError(f'physical backend needs results[{self.depth_key!r}] (an (H, W) depth map in metres); '
-                           f'got keys {sorted(results)}')
-        depth = np.asarray(results[self.depth_key], dtype=np.float32)
-        if depth.ndim == 3 and depth.shape[-1] == 1:
-            depth = depth[..., 0]
-        if depth.shape != results['img'].shape[:2]:
-            raise ValueError(f'physical backend: {self.depth_key} {depth.shape} is not aligned with img '
-                             f'{results["img"].shape[:2]}')
-        return depth
-
-    def render(self, results: Dict, k_values: Optional[np.ndarray], focus_dist: Optional[float],
-               rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray, str]:
-        img = results['img']
-        if k_values is None or focus_dist is None:
-            raise ValueError('physical backend needs K values and a focus distance')
-        k = np.asarray(k_values, np.float32).reshape(-1)
-        depth = self.depth_of(results)
-        depth = np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(focus_dist))
+    def render(self, request: StackRequest) -> RenderedStack:
+        img = request.img
+        if request.k_values is None or request.focus_dist is None or request.depth is None:
+            raise ValueError('physical backend needs k_values, focus_dist and depth in its StackRequest')
+        if request.depth.shape != img.shape[:2]:
+            raise ValueError(f'physical backend: depth {request.depth.shape} is not aligned with img {img.shape[:2]}')
+        k = np.asarray(request.k_values, np.float32).reshape(-1)
+        focus = float(request.focus_dist)
+        depth = np.asarray(request.depth, np.float32)
+        depth = np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(focus))
         stack = np.empty((len(k), ) + img.shape, dtype=img.dtype)
         stack[k == 0] = img
         todo = np.flatnonzero(k != 0)
         if todo.size:
-            stack[todo] = self._splat(img, depth, float(focus_dist), k[todo])
-        return stack, k, f'physical:{self.depth_key}'
+            stack[todo] = self._splat(img, depth, focus, k[todo])
+        return RenderedStack(stack, k, f'physical:{request.depth_key}')
 
     def _splat(self, img: np.ndarray, depth: np.ndarray, focus: float, k: np.ndarray) -> np.ndarray:
         """Frames (S, H, W, 3) for strengths ``k`` (S,), all non-zero."""

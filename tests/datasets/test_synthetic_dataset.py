@@ -88,7 +88,7 @@ def test_dataset_pipeline_lazy_init_and_subset():
     ds.full_init()
     assert len(ds) == 2
     out = ds[1]
-    assert out['inputs'].shape == (3, 56, 70)  # 48x64 -> 56 x 74.7 -> 70
+    assert out['inputs']['img'].shape == (3, 56, 70)  # 48x64 -> 56 x 74.7 -> 70
     meta = out['data_samples'].metainfo
     assert meta['img_path'] == 'synthetic://train/000003' and meta['flip'] is True
     assert out['data_samples'].gt_depth.data.shape == (1, 56, 70)

@@ -1,19 +1,17 @@
 """Stacks in the official BokehDepth layout feed a training run (Runner, BokehDepthEstimator with the DSFA neck)."""
 import copy
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 from mmengine.runner import Runner
 
+# (pytest puts this test folder on sys.path: it has no __init__.py)
+from test_stack_cache import write_official
+
 import mmbokeh.datasets  # noqa: F401
 import mmbokeh.datasets.transforms.bokeh_stack  # noqa: F401
 import mmbokeh.models  # noqa: F401
 from mmbokeh.datasets import SyntheticDefocusDataset
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_stack_cache import write_official  # noqa: E402
 
 SIZE = (64, 64)
 K = [1.0, 11.0, 30.0]

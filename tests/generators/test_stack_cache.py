@@ -6,10 +6,24 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmbokeh.generators import (CachedBackend, is_complete, read_stack_index, remove_temporaries, sample_key,
-                                stack_dir, write_manifest, write_stack)
+from mmbokeh.generators import (
+    CachedBackend,
+    KSelection,
+    StackRequest,
+    is_complete,
+    read_stack_index,
+    remove_temporaries,
+    sample_key,
+    stack_dir,
+    write_manifest,
+    write_stack,
+)
 
 RNG = np.random.default_rng
+
+
+def _request(img: np.ndarray, selection=None, **meta) -> StackRequest:
+    return StackRequest(img=img, rng=RNG(0), selection=selection, meta=meta)
 
 
 def write_official(root: Path, rel: str, frames_rgb, k_values, extra=None) -> Path:
@@ -33,25 +47,26 @@ def test_official_layout_reads_as_bgr_with_k(tmp_path):
     write_official(tmp_path, 'scene_a/rgb_00001', rgb, [1.0, 6.0, 11.0])
     results = dict(img=np.zeros((12, 20, 3), np.uint8), img_path='/data/nyu/scene_a/rgb_00001.jpg')
     backend = CachedBackend(str(tmp_path), data_root='/data/nyu')
-    stack, k, source = backend.render(results, None, None, RNG(0))
+    stack, k, source = backend.render(_request(**results))
     np.testing.assert_array_equal(k, [1.0, 6.0, 11.0])
     np.testing.assert_array_equal(stack, np.stack(rgb)[..., ::-1])  # RGB files -> BGR like the image
     assert source == 'cached:bokeh_diffusion_i2i'
-    stack, k, _ = backend.render(results, np.array([11.0, 1.0]), None, RNG(0))
+    stack, k, _ = backend.render(_request(selection=KSelection(k_values=[11.0, 1.0]), **results))
     np.testing.assert_array_equal(k, [11.0, 1.0])
     np.testing.assert_array_equal(stack[0], rgb[2][..., ::-1])
-    with pytest.raises(KeyError, match='no stored frame with K = 20'):
-        backend.render(results, np.array([20.0]), None, RNG(0))
+    with pytest.raises(KeyError, match='rgb_00001/defocus_stack: no stored frame with K = 20'):
+        backend.render(_request(selection=KSelection(k_values=[20.0]), **results))
+    assert not CachedBackend.needs_k and CachedBackend.needs_meta and not CachedBackend.needs_depth
 
 
 def test_frames_of_another_size_are_resized_or_refused(tmp_path):
     rgb = [np.full((16, 32, 3), 77, np.uint8)]  # official sizes are floored to multiples of 16
     write_official(tmp_path, '000003', rgb, [30.0], extra={'ids': ['0']})
     results = dict(img=np.zeros((18, 35, 3), np.uint8), sample_idx=3)
-    stack, _, _ = CachedBackend(str(tmp_path)).render(results, None, None, RNG(0))
+    stack, _, _ = CachedBackend(str(tmp_path)).render(_request(**results))
     assert stack.shape == (1, 18, 35, 3) and np.all(stack == 77)
     with pytest.raises(ValueError, match='35x18'):
-        CachedBackend(str(tmp_path), resize=False).render(results, None, None, RNG(0))
+        CachedBackend(str(tmp_path), resize=False).render(_request(**results))
 
 
 def test_index_variants_and_errors(tmp_path):
@@ -77,7 +92,7 @@ def test_write_read_complete_and_manifest(tmp_path):
     out = write_stack(tmp_path, 'a/b', frames, [10, 20], dict(bokeh_source='physical:gt_depth'))
     assert out == stack_dir(tmp_path, 'a/b') and sorted(p.name for p in out.iterdir()) == [
         '0.png', '1.png', 'stack_index.json']
-    stack, k, source = CachedBackend(str(tmp_path), key_template='a/b').render(dict(img=frames[0]), None, None, RNG(0))
+    stack, k, source = CachedBackend(str(tmp_path), key_template='a/b').render(_request(frames[0]))
     np.testing.assert_array_equal(stack, frames)
     assert source == 'cached:physical:gt_depth'
     assert is_complete(out) and is_complete(out, [10, 20]) and not is_complete(out, [10, 30])

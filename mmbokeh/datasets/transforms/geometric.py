@@ -1,7 +1,8 @@
-"""Geometric transforms that keep ``img``, ``gt_depth`` and ``bokeh_stack`` aligned (and the camera keys right).
+"""Geometric transforms that keep ``img``, ``gt_depth`` and every stack aligned (and the camera keys right).
 
-Array layouts: ``img`` (H, W, 3), ``gt_depth`` (H, W) metres, ``bokeh_stack`` (S, H, W, 3). Camera keys (see
-``keys.CAMERA_KEYS``) follow ``img``: intrinsics use pixel centres at integer coordinates.
+Array layouts: ``img`` (H, W, 3), ``gt_depth`` (H, W) metres, stacks (S, H, W, 3): each frames key of
+``keys.STACK_RESULT_KEYS`` (``bokeh_stack``, ``focal_stack``). Camera keys (see ``keys.CAMERA_KEYS``) follow ``img``:
+intrinsics use pixel centres at integer coordinates.
 """
 from typing import Dict, Optional, Sequence, Tuple, Union
 
@@ -11,6 +12,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmbokeh.registry import TRANSFORMS
+
+from .keys import STACK_RESULT_KEYS
 
 IntOrPair = Union[int, Sequence[int]]
 RESIZE_METHODS = ('lower_bound', 'upper_bound', 'minimal')
@@ -30,14 +33,20 @@ def _image_hw(results: Dict, who: str) -> Tuple[int, int]:
     return tuple(results['img'].shape[:2])
 
 
+def _stack_keys(results: Dict) -> Tuple[str, ...]:
+    """The frames keys of ``STACK_RESULT_KEYS`` present in ``results`` (each an (S, H, W, 3) stack)."""
+    return tuple(frames for frames, _ in STACK_RESULT_KEYS if frames in results)
+
+
 def _check_aligned(results: Dict, who: str) -> None:
-    """Raise if ``gt_depth`` or ``bokeh_stack`` does not share the image's (H, W)."""
+    """Raise if ``gt_depth`` or a stack does not share the image's (H, W)."""
     hw = _image_hw(results, who)
     if 'gt_depth' in results and tuple(results['gt_depth'].shape[:2]) != hw:
         raise ValueError(f'{who}: gt_depth {tuple(results["gt_depth"].shape)} is not aligned with img {hw} '
                          '(was the depth left at its original size by ResizeToMultiple(resize_depth=False)?)')
-    if 'bokeh_stack' in results and tuple(results['bokeh_stack'].shape[1:3]) != hw:
-        raise ValueError(f'{who}: bokeh_stack {tuple(results["bokeh_stack"].shape)} is not aligned with img {hw}')
+    for key in _stack_keys(results):
+        if tuple(results[key].shape[1:3]) != hw:
+            raise ValueError(f'{who}: {key} {tuple(results[key].shape)} is not aligned with img {hw}')
 
 
 def _update_intrinsics(results: Dict, matrix: np.ndarray, mirror: bool = False) -> None:
@@ -57,8 +66,8 @@ def _update_intrinsics(results: Dict, matrix: np.ndarray, mirror: bool = False) 
 class RandomCrop(BaseTransform):
     """Crop a random ``crop_size`` = (h, w) window (no padding: it must fit in the image).
 
-    Crops ``img``, ``gt_depth`` and ``bokeh_stack`` at the same offset; updates ``img_shape`` and shifts the
-    principal point.
+    Crops ``img``, ``gt_depth`` and every stack (``bokeh_stack``, ``focal_stack``) at the same offset; updates
+    ``img_shape`` and shifts the principal point.
     """
 
     def __init__(self, crop_size: IntOrPair) -> None:
@@ -77,8 +86,8 @@ class RandomCrop(BaseTransform):
         results['img'] = results['img'][window]
         if 'gt_depth' in results:
             results['gt_depth'] = results['gt_depth'][window]
-        if 'bokeh_stack' in results:
-            results['bokeh_stack'] = results['bokeh_stack'][(slice(None),) + window]
+        for key in _stack_keys(results):
+            results[key] = results[key][(slice(None),) + window]
         results['img_shape'] = (ch, cw)
         _update_intrinsics(results, np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64))
         return results
@@ -89,7 +98,8 @@ class RandomCrop(BaseTransform):
 
 @TRANSFORMS.register_module()
 class RandomFlip(BaseTransform):
-    """Flip ``img``, ``gt_depth`` and ``bokeh_stack`` horizontally with probability ``prob``.
+    """Flip ``img``, ``gt_depth`` and every stack (``bokeh_stack``, ``focal_stack``) horizontally with probability
+    ``prob``.
 
     ``flip`` records whether the sample ends up mirrored (a second flip toggles it back). Works on a depth kept at
     a different resolution from the image, since a mirror needs no alignment.
@@ -107,8 +117,8 @@ class RandomFlip(BaseTransform):
             results['img'] = mmcv.imflip(results['img'], direction='horizontal')
             if 'gt_depth' in results:
                 results['gt_depth'] = np.ascontiguousarray(results['gt_depth'][:, ::-1])
-            if 'bokeh_stack' in results:
-                results['bokeh_stack'] = np.ascontiguousarray(results['bokeh_stack'][:, :, ::-1])
+            for key in _stack_keys(results):
+                results[key] = np.ascontiguousarray(results[key][:, :, ::-1])
             _update_intrinsics(results, np.array([[-1, 0, w - 1], [0, 1, 0], [0, 0, 1]], np.float64), mirror=True)
         results['flip'] = bool(results.get('flip', False)) != do_flip
         return results
@@ -174,10 +184,11 @@ def resize_depth_map(depth: np.ndarray, size: Tuple[int, int], exact: bool = Tru
 class ResizeToMultiple(BaseTransform):
     """Depth Anything V2's resize: scale to ``scale`` and snap both sides to multiples of ``size_divisor``.
 
-    ``img`` and each ``bokeh_stack`` frame are resized with ``interpolation`` (bicubic), ``gt_depth`` with nearest
-    neighbour. With ``resize_depth=False`` (validation/test) the ground truth keeps its original resolution, so
-    ``ori_shape`` still describes it while ``img_shape`` follows the image. Sets ``scale_factor`` =
-    (w_scale, h_scale) and rescales the camera keys.
+    ``img`` and each frame of every stack (``bokeh_stack``, ``focal_stack``) are resized with ``interpolation``
+    (bicubic), ``gt_depth`` with nearest neighbour. With ``resize_depth=False`` (validation/test) the ground truth
+    keeps its original resolution, so ``ori_shape`` still describes it while ``img_shape`` follows the image. Sets
+    ``scale_factor`` = (w_scale, h_scale) and rescales the camera keys; a focal stack's ``camera['pixel_size']``
+    (metres) is divided by sqrt(w_scale * h_scale), so the CoC of any depth stays right in pixels.
 
     Args:
         scale: target side (int) or (width, height) as in mmcv's ``Resize``; 518 for DAv2.
@@ -185,7 +196,7 @@ class ResizeToMultiple(BaseTransform):
         resize_method: 'lower_bound' (sides >= target), 'upper_bound' (sides <= target) or 'minimal'.
         size_divisor: each output side is a multiple of this (14 = ViT patch).
         resize_depth: resize ``gt_depth`` too (training) or keep it as loaded (evaluation).
-        interpolation: mmcv interpolation for ``img`` and ``bokeh_stack``.
+        interpolation: mmcv interpolation for ``img`` and the stacks.
         exact_nearest: resize the depth with centre-aligned nearest neighbour (see :func:`resize_depth_map`);
             False reproduces DAv2's ``cv2.INTER_NEAREST`` bit for bit.
         rescale_bokeh_k: multiply ``bokeh_k`` (pixels x metres) by the geometric mean of the two scales, keeping it
@@ -214,9 +225,9 @@ class ResizeToMultiple(BaseTransform):
         new_h, new_w = dav2_output_size(h, w, self.target, self.keep_ratio, self.resize_method, self.size_divisor)
         size = (new_w, new_h)
         results['img'] = mmcv.imresize(results['img'], size, interpolation=self.interpolation)
-        if 'bokeh_stack' in results:
-            stack = results['bokeh_stack']
-            results['bokeh_stack'] = np.stack(
+        for key in _stack_keys(results):
+            stack = results[key]
+            results[key] = np.stack(
                 [mmcv.imresize(frame, size, interpolation=self.interpolation) for frame in stack]
             ) if len(stack) else np.zeros((0, new_h, new_w) + stack.shape[3:], stack.dtype)
         if self.resize_depth and 'gt_depth' in results:
@@ -224,6 +235,10 @@ class ResizeToMultiple(BaseTransform):
         sx, sy = new_w / w, new_h / h
         if self.rescale_bokeh_k and 'bokeh_k' in results:
             results['bokeh_k'] = (np.asarray(results['bokeh_k'], np.float32) * np.sqrt(sx * sy)).astype(np.float32)
+        if isinstance(results.get('camera'), dict) and 'pixel_size' in results['camera']:
+            camera = dict(results['camera'])  # never edit a dict shared with the dataset's items
+            camera['pixel_size'] = float(camera['pixel_size']) / float(np.sqrt(sx * sy))
+            results['camera'] = camera
         results['img_shape'] = (new_h, new_w)
         results['scale_factor'] = (sx, sy)
         # pixel centres map as u' + 0.5 = (u + 0.5) * sx

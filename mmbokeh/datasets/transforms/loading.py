@@ -1,7 +1,8 @@
-"""Loading transforms: an image file into ``img`` and a depth map file into ``gt_depth`` (metres)."""
+"""Loading transforms: an image file into ``img``, a focal stack's frame files into ``focal_stack`` and a depth map
+file into ``gt_depth`` (metres)."""
 import io
 import os.path as osp
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import mmcv
 import numpy as np
@@ -43,19 +44,21 @@ class LoadImage(BaseTransform):
         self.imdecode_backend = imdecode_backend
         self.backend_args = backend_args
 
-    def transform(self, results: Dict) -> Dict:
-        if 'img_path' not in results:
-            raise KeyError('LoadImage needs results["img_path"]; got keys ' + str(sorted(results)))
-        path = results['img_path']
-        content = _read_bytes(path, 'Image', self.backend_args)
+    def _decode(self, path: str, what: str = 'Image') -> np.ndarray:
+        """Read and decode one image file (JPEG, PNG, TIFF, ... as OpenCV/Pillow decode them) as configured."""
+        content = _read_bytes(path, what, self.backend_args)
         try:
             img = mmcv.imfrombytes(content, flag=self.color_type, backend=self.imdecode_backend)
         except Exception as err:  # decoders raise many types on garbage input
-            raise ValueError(f'Image file could not be decoded (corrupt or not an image): {path}') from err
+            raise ValueError(f'{what} file could not be decoded (corrupt or not an image): {path}') from err
         if img is None or img.size == 0:
-            raise ValueError(f'Image file could not be decoded (corrupt or not an image): {path}')
-        if self.to_float32:
-            img = img.astype(np.float32)
+            raise ValueError(f'{what} file could not be decoded (corrupt or not an image): {path}')
+        return img.astype(np.float32) if self.to_float32 else img
+
+    def transform(self, results: Dict) -> Dict:
+        if 'img_path' not in results:
+            raise KeyError('LoadImage needs results["img_path"]; got keys ' + str(sorted(results)))
+        img = self._decode(results['img_path'])
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
@@ -64,6 +67,53 @@ class LoadImage(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(to_float32={self.to_float32}, color_type={self.color_type!r}, '
                 f'imdecode_backend={self.imdecode_backend!r})')
+
+
+@TRANSFORMS.register_module()
+class LoadFocalStack(LoadImage):
+    """Load the frames ``results['focal_stack_paths']`` (S paths) into ``results['focal_stack']``.
+
+    Sets ``focal_stack`` (S, H, W, 3) decoded like :class:`LoadImage` (uint8 BGR, float32 with ``to_float32``);
+    ``focus_dists`` (S,) comes with the dataset item and is checked to have S values. Every frame must have the
+    size of the first, and of ``img`` when it is already loaded (focal stacks are aligned with their image).
+
+    When ``img`` is not loaded yet it is loaded too, so this one transform loads a focal-stack sample: the frame
+    ``img_frame`` (an index, set by datasets without an all-in-focus image; no second read), else ``img_path`` (the
+    all-in-focus image). Sets ``img_shape`` and ``ori_shape`` then.
+
+    Args: as :class:`LoadImage`.
+    """
+
+    def transform(self, results: Dict) -> Dict:
+        paths: Sequence[str] = results.get('focal_stack_paths', ())
+        if not paths:
+            raise KeyError('LoadFocalStack needs results["focal_stack_paths"] (one path per frame); got keys '
+                           + str(sorted(results)))
+        frames = [self._decode(path, 'Focal stack frame') for path in paths]
+        for path, frame in zip(paths, frames):
+            if frame.shape != frames[0].shape:
+                raise ValueError(f'Focal stack frames differ in size: {frames[0].shape} ({paths[0]}) vs '
+                                 f'{frame.shape} ({path})')
+        if 'img' in results and tuple(results['img'].shape) != frames[0].shape:
+            raise ValueError(f'Focal stack frames {frames[0].shape} ({paths[0]}) are not aligned with img '
+                             f'{tuple(results["img"].shape)} ({results.get("img_path")})')
+        if 'focus_dists' in results and np.size(results['focus_dists']) != len(frames):
+            raise ValueError(f'LoadFocalStack: {np.size(results["focus_dists"])} focus distances for '
+                             f'{len(frames)} frames ({paths[0]}, ...)')
+        results['focal_stack'] = np.stack(frames)
+        if 'img' not in results:
+            if results.get('img_frame') is not None:
+                img = frames[int(results['img_frame'])].copy()
+            elif 'img_path' in results:
+                img = self._decode(results['img_path'], 'All-in-focus image')
+                if img.shape != frames[0].shape:
+                    raise ValueError(f'All-in-focus image {img.shape} ({results["img_path"]}) is not aligned with '
+                                     f'the focal stack frames {frames[0].shape} ({paths[0]})')
+            else:
+                raise KeyError('LoadFocalStack: the item has neither "img_frame" nor "img_path" to take img from')
+            results['img'] = img
+            results['img_shape'] = results['ori_shape'] = img.shape[:2]
+        return results
 
 
 @TRANSFORMS.register_module()
@@ -79,19 +129,26 @@ class LoadDepth(BaseTransform):
       the depth scale like PNG.
 
     The depth scale is ``depth_scale`` when given, else ``results['depth_scale']`` (set by datasets), else 1000.
-    Non-finite and negative values become 0 (invalid). Sets ``gt_depth``, ``depth_scale`` (the divisor applied,
-    1.0 for float data) and ``ori_shape``; if ``img`` is already loaded, its (H, W) must equal the depth's.
+    With ``clip_range`` = (lo, hi) metres the depth is then clipped as ``np.clip`` does (DEReD's FoD500 loader:
+    (0.1, 3)): +inf becomes hi, 0 and negatives become lo, so every pixel is valid; for renders, not for sensors
+    whose 0 marks a hole. Non-finite and negative values left become 0 (invalid). Sets ``gt_depth``,
+    ``depth_scale`` (the divisor applied, 1.0 for float data) and ``ori_shape``; if ``img`` is already loaded, its
+    (H, W) must equal the depth's.
 
     Args:
         depth_scale: divisor that turns stored integers into metres; None defers to the results (see above).
         exr_channel: EXR channel name; None picks the first of ``DEFAULT_EXR_CHANNELS`` present.
+        clip_range: (lo, hi) metres to clip the loaded depth to, or None.
         backend_args: mmengine file backend arguments.
     """
 
     def __init__(self, depth_scale: Optional[float] = None, exr_channel: Optional[str] = None,
-                 backend_args: Optional[dict] = None) -> None:
+                 clip_range: Optional[Sequence[float]] = None, backend_args: Optional[dict] = None) -> None:
         if depth_scale is not None and not depth_scale > 0:
             raise ValueError(f'LoadDepth depth_scale must be > 0, got {depth_scale}')
+        if clip_range is not None and not (len(clip_range) == 2 and 0 <= clip_range[0] < clip_range[1]):
+            raise ValueError(f'LoadDepth clip_range must be (lo, hi) metres with 0 <= lo < hi, got {clip_range!r}')
+        self.clip_range = None if clip_range is None else (float(clip_range[0]), float(clip_range[1]))
         self.depth_scale = None if depth_scale is None else float(depth_scale)
         self.exr_channel = exr_channel
         self.backend_args = backend_args
@@ -114,6 +171,8 @@ class LoadDepth(BaseTransform):
         else:
             raise ValueError(f'Unsupported depth file type {suffix!r} (expected .png, .exr or .npy): {path}')
         depth = depth.astype(np.float32) / np.float32(scale)
+        if self.clip_range is not None:
+            depth = np.clip(depth, *self.clip_range).astype(np.float32)
         depth[~np.isfinite(depth) | (depth < 0)] = 0.0
         if 'img' in results and tuple(results['img'].shape[:2]) != depth.shape:
             raise ValueError(f'Image and depth sizes differ: image {tuple(results["img"].shape[:2])} '
@@ -165,5 +224,6 @@ class LoadDepth(BaseTransform):
         return depth
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(depth_scale={self.depth_scale}, exr_channel={self.exr_channel!r})'
+        return (f'{self.__class__.__name__}(depth_scale={self.depth_scale}, exr_channel={self.exr_channel!r}, '
+                f'clip_range={self.clip_range})')
 

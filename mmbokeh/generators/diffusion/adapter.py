@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 
 from mmbokeh.utils.io import atomic_path
+
 from .attention import BokehFluxAttnProcessor
 from .prompts import normalize_k
 

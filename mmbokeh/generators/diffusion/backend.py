@@ -1,13 +1,14 @@
 """``diffusion`` backend: FLUX.1-Kontext + the BokehDepth bokeh adapter, one image -> frames at several K."""
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional
 
 import cv2
 import numpy as np
 import torch
 
-from ..base import BokehBackend
-from ..registry import BACKENDS
+from mmbokeh.registry import BOKEH_BACKENDS
+
+from ..base import BokehBackend, RenderedStack, StackRequest
 from .loading import install_adapter, load_kontext_pipeline, parse_dtype, vae_multiple
 from .prompts import OFFICIAL_PROMPT_TEMPLATE, build_prompt
 
@@ -23,7 +24,7 @@ def color_transfer_lab(reference: np.ndarray, image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
 
-@BACKENDS.register_module('diffusion')
+@BOKEH_BACKENDS.register_module('diffusion')
 class DiffusionBackend(BokehBackend):
     """Generate each K with diffusers' ``FluxKontextPipeline`` (image editing) and the bokeh adapter.
 
@@ -96,15 +97,14 @@ class DiffusionBackend(BokehBackend):
             frames.extend(np.clip(np.rint(np.asarray(f) * 255), 0, 255).astype(np.uint8) for f in out.images)
         return frames
 
-    def render(self, results: Dict, k_values: Optional[np.ndarray], focus_dist: Optional[float],
-               rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray, str]:
-        if k_values is None:
-            raise ValueError('diffusion backend needs K values')
-        img = results['img']
+    def render(self, request: StackRequest) -> RenderedStack:
+        if request.k_values is None:
+            raise ValueError('diffusion backend needs k_values in its StackRequest')
+        img = request.img
         h, w = img.shape[:2]
         rgb = np.clip(img, 0, 255).astype(np.uint8)[..., ::-1].copy()
-        k = np.asarray(k_values, np.float32).reshape(-1)
-        seed = int(rng.integers(0, 2**31 - 1))
+        k = np.asarray(request.k_values, np.float32).reshape(-1)
+        seed = int(request.rng.integers(0, 2**31 - 1))
         stack = np.empty((len(k), ) + img.shape, img.dtype)
         stack[k == 0] = img  # the reference frame
         todo = np.flatnonzero(k != 0)
@@ -115,4 +115,4 @@ class DiffusionBackend(BokehBackend):
             if self.color_transfer:
                 frame = color_transfer_lab(rgb, frame)
             stack[i] = frame[..., ::-1]
-        return stack, k, self.source
+        return RenderedStack(stack, k, self.source)

@@ -90,6 +90,10 @@ class TimmViT(BaseModule):
     def forward(self, image: torch.Tensor, num_taps: Optional[int] = None) -> List[torch.Tensor]:
         """Taps of ``image``; with ``num_taps`` only the first ``num_taps`` of them, running only the blocks they
         need (a bokeh stack fused at shallow taps skips the deeper blocks)."""
+        return [t[:, self.vit.num_prefix_tokens:] for t in self.normed_taps(image, num_taps)]
+
+    def normed_taps(self, image: torch.Tensor, num_taps: Optional[int] = None) -> List[torch.Tensor]:
+        """All tokens (prefix tokens first) after the final norm at each tap, [B, P + h*w, C]; see :meth:`forward`."""
         self.grid_size(image)
         if num_taps is not None and not 1 <= num_taps <= self.num_taps:
             raise ValueError(f'num_taps must be in [1, {self.num_taps}], got {num_taps}')
@@ -101,7 +105,7 @@ class TimmViT(BaseModule):
             else:
                 x = block(x)
             if i in self.out_indices:
-                taps.append(self.vit.norm(x)[:, self.vit.num_prefix_tokens:])
+                taps.append(self.vit.norm(x))
         return taps
 
 

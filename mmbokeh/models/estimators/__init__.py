@@ -1,4 +1,5 @@
 from .base import BaseDepthEstimator
 from .bokeh_depth_estimator import BokehDepthEstimator
+from .unidepth_v2 import UniDepthV2
 
-__all__ = ['BaseDepthEstimator', 'BokehDepthEstimator']
+__all__ = ['BaseDepthEstimator', 'BokehDepthEstimator', 'UniDepthV2']

@@ -1,4 +1,7 @@
 from .base_depth_head import BaseDepthHead
 from .dpt_head import DPT_SETTINGS, DPTHead
+from .unidepth_camera import UniDepthCameraHead
+from .unidepth_decoder import UniDepthDepthDecoder
+from .unidepth_v2_head import UniDepthV2Head
 
-__all__ = ['BaseDepthHead', 'DPTHead', 'DPT_SETTINGS']
+__all__ = ['BaseDepthHead', 'DPTHead', 'DPT_SETTINGS', 'UniDepthCameraHead', 'UniDepthDepthDecoder', 'UniDepthV2Head']

@@ -29,12 +29,15 @@ class BaseDepthHead(BaseModule):
             raise ValueError(f'{type(self).__name__}: loss_decode needs at least one loss config')
         self.loss_decode = torch.nn.ModuleList(MODELS.build(cfg) for cfg in configs)
 
-    def loss_by_feat(self, pred: torch.Tensor, data_samples: List[DepthDataSample],
+    def loss_by_feat(self, outputs: Union[torch.Tensor, Dict[str, torch.Tensor]], data_samples: List[DepthDataSample],
                      train_cfg: Dict) -> Dict[str, torch.Tensor]:
-        """Losses of ``pred`` [B, 1, H, W] against the samples' ``gt_depth`` (aligned with the padded input).
+        """Losses of the head's outputs against the samples' ``gt_depth`` (aligned with the padded input).
 
-        Pixels count when ``min_depth < gt <= max_depth`` (``train_cfg``, metres).
+        ``outputs`` is depth [B, 1, H, W] or a dict with ``depth`` and more (confidence, rays, ...); a loss with
+        ``takes_outputs = True`` gets the whole dict, the others the depth. Pixels count when
+        ``min_depth < gt <= max_depth`` (``train_cfg``, metres).
         """
+        pred = outputs['depth'] if isinstance(outputs, dict) else outputs
         gt = stack_gt_depth(data_samples).to(pred)
         if gt.shape[-2:] != pred.shape[-2:]:
             raise ValueError(f'training gt_depth {tuple(gt.shape[-2:])} is not aligned with the input '
@@ -43,6 +46,6 @@ class BaseDepthHead(BaseModule):
         losses: Dict[str, torch.Tensor] = {}
         for loss in self.loss_decode:
             name = getattr(loss, 'loss_name', 'loss_depth')
-            value = loss(pred, gt, valid)
+            value = loss(outputs if getattr(loss, 'takes_outputs', False) else pred, gt, valid)
             losses[name] = losses[name] + value if name in losses else value
         return losses

@@ -6,7 +6,7 @@ import torch
 from mmbokeh.datasets import SyntheticDefocusDataset
 from mmbokeh.datasets.transforms import PackDepthInputs, RandomFlip
 from mmbokeh.datasets.transforms.bokeh_stack import OFFICIAL_STACK_TOOL_K, BokehStackGenerator
-from mmbokeh.generators import write_stack
+from mmbokeh.generators import BokehBackend, RenderedStack, StackRequest, write_stack
 from mmbokeh.registry import TRANSFORMS
 
 
@@ -67,9 +67,10 @@ def test_flip_after_generation_equals_generation_after_flip(scene):
     b = gen(flip(_copy(scene)))
     assert a['bokeh_stack'].shape == b['bokeh_stack'].shape
     assert np.abs(a['bokeh_stack'].astype(int) - b['bokeh_stack']).max() <= 1  # the renderer is mirror-symmetric
-    packed = PackDepthInputs()(a)['data_samples']
-    assert tuple(packed.bokeh_stack.shape) == (3, 3, 32, 40) and packed.bokeh_stack.dtype == torch.uint8
-    torch.testing.assert_close(packed.bokeh_k, torch.tensor([1.0, 6.0, 11.0]))
+    inputs = PackDepthInputs()(a)['inputs']  # the model-input contract: stack [S, 3, H, W] and stack_k [S]
+    assert tuple(inputs['stack'].shape) == (3, 3, 32, 40) and inputs['stack'].dtype == torch.uint8
+    torch.testing.assert_close(inputs['stack'], torch.from_numpy(a['bokeh_stack']).permute(0, 3, 1, 2))
+    torch.testing.assert_close(inputs['stack_k'], torch.tensor([1.0, 6.0, 11.0]))
 
 
 def test_cached_backend_selection_and_subsampling(tmp_path, scene):
@@ -84,7 +85,7 @@ def test_cached_backend_selection_and_subsampling(tmp_path, scene):
     sub = BokehStackGenerator(backend=backend, k_range=(5, 20), num_k=2, random_k=True, seed=0)(_copy(scene))
     assert len(sub['bokeh_k']) == 2 and set(sub['bokeh_k']) <= {6.0, 11.0, 16.0}
     np.testing.assert_array_equal(sub['bokeh_stack'][:, 0, 0, 0], sub['bokeh_k'] / 5 * 10 + 8)
-    with pytest.raises(ValueError, match='only 3 frames'):
+    with pytest.raises(ValueError, match='only 3 stored frames'):
         BokehStackGenerator(backend=backend, k_range=(5, 20), num_k=4, random_k=True)(_copy(scene))
 
 
@@ -92,6 +93,9 @@ def test_cached_backend_selection_and_subsampling(tmp_path, scene):
     (dict(), ValueError, 'set k_values or k_range'),
     (dict(k_values=[1], k_range=(1, 3)), ValueError, 'not both'),
     (dict(k_values=[-1.0]), ValueError, 'K >= 0'),
+    (dict(k_values='10,20'), ValueError, 'BokehStackGenerator k_values must be a list of numbers'),
+    (dict(k_values=[1], depth_key='pred_depth', backend=dict(type='physical', depth_key='gt_depth')), ValueError,
+     'give the depth key once'),
     (dict(k_range=(5, 1), num_k=2), ValueError, 'lo <= hi'),
     (dict(k_range=(1, 5)), ValueError, 'num_k'),
     (dict(random_k=True, num_k=2), ValueError, 'needs k_range'),
@@ -109,3 +113,60 @@ def test_bad_inputs(scene):
     with pytest.raises(KeyError, match='gt_depth'):
         gen(dict(img=scene['img']))
     assert 'k=[5.0]' in repr(gen)
+    with pytest.raises(ValueError, match=r'gt_depth \(16, 20\) is not aligned with img \(32, 40\)'):
+        gen(dict(img=scene['img'], gt_depth=scene['gt_depth'][::2, ::2]))
+
+
+def test_depth_key_is_the_transforms_and_recorded_in_the_source(scene):
+    results = _copy(scene)
+    results['pred_depth'] = results.pop('gt_depth')[..., None]  # (H, W, 1) is accepted too
+    out = BokehStackGenerator(k_values=[10.0], focus='median', depth_key='pred_depth', seed=0)(_copy(results))
+    assert out['bokeh_source'] == 'physical:pred_depth'
+    reference = BokehStackGenerator(k_values=[10.0], focus='median', seed=0)(_copy(scene))
+    np.testing.assert_array_equal(out['bokeh_stack'], reference['bokeh_stack'])
+    assert out['focus_dist'] == reference['focus_dist']
+    with pytest.warns(FutureWarning, match=r"write BokehStackGenerator\(depth_key='pred_depth'"):
+        legacy = BokehStackGenerator(backend=dict(type='physical', depth_key='pred_depth'), k_values=[10.0],
+                                     focus='median', seed=0)
+    assert legacy.depth_key == 'pred_depth'
+    legacy_out = legacy(_copy(results))
+    assert legacy_out['bokeh_source'] == 'physical:pred_depth'
+    np.testing.assert_array_equal(legacy_out['bokeh_stack'], out['bokeh_stack'])
+
+
+class _Recorder(BokehBackend):
+    """A backend that declares what it reads and records the requests it gets."""
+
+    def __init__(self, needs_k=True, needs_depth=False, needs_focus=False, needs_meta=False):
+        self.needs_k, self.needs_depth, self.needs_focus, self.needs_meta = (needs_k, needs_depth, needs_focus,
+                                                                             needs_meta)
+        self.requests = []
+
+    def render(self, request: StackRequest) -> RenderedStack:
+        self.requests.append(request)
+        k = request.k_values if request.k_values is not None else np.array([3.0, 4.0, 5.0], np.float32)
+        if request.selection is not None:
+            k = k[request.selection.select(k, request.rng)]
+        return RenderedStack(np.repeat(request.img[None], len(k), 0), k, 'test:recorder')
+
+
+def test_the_request_carries_what_the_backend_declares(scene):
+    plain = _Recorder()
+    out = BokehStackGenerator(backend=plain, k_values=[2.0])(dict(img=scene['img'], img_path='a.png'))  # no depth
+    req = plain.requests[0]
+    assert req.k_values.tolist() == [2.0] and req.selection is None
+    assert req.depth is None and req.depth_key is None and req.focus_dist is None and dict(req.meta) == {}
+    assert out['bokeh_source'] == 'test:recorder' and 'focus_dist' not in out
+    physical_like = _Recorder(needs_depth=True, needs_focus=True)
+    BokehStackGenerator(backend=physical_like, k_values=[2.0], focus='median')(_copy(scene))
+    req = physical_like.requests[0]
+    np.testing.assert_array_equal(req.depth, scene['gt_depth'])
+    assert req.depth_key == 'gt_depth' and req.focus_dist == pytest.approx(1 / np.median(1 / scene['gt_depth']))
+    focus_only = _Recorder(needs_focus=True)  # reads the depth only for the focus, and only when present
+    out = BokehStackGenerator(backend=focus_only, k_values=[2.0], focus=3.0)(dict(img=scene['img']))
+    assert focus_only.requests[0].depth is None and out['focus_dist'] == 3.0 and out['bokeh_focus'] == 'fixed:3'
+    stored = _Recorder(needs_k=False, needs_meta=True)
+    out = BokehStackGenerator(backend=stored, k_values=[5.0, 3.0])(_copy(scene))
+    req = stored.requests[0]
+    assert req.k_values is None and req.selection.fixed().tolist() == [5.0, 3.0] and out['bokeh_k'].tolist() == [5, 3]
+    assert req.meta['sample_idx'] == scene['sample_idx'] and 'img' not in req.meta and 'gt_depth' not in req.meta

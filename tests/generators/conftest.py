@@ -1,13 +1,18 @@
-"""A tiny random FLUX.1-Kontext pipeline built locally (no download): transformer, VAE, CLIP + T5 and tokenizers."""
+"""Fixtures of the generator tests: a tiny random FLUX.1-Kontext pipeline built locally (no download) and the key
+names of an official ``bokeh_lora.bin``."""
 from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
 
+import pytest
 import torch
 
 CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789.,;:=()_-'
 
 
 def build_tiny_kontext(num_layers: int = 1, num_single_layers: int = 2, seed: int = 0):
-    """An in-memory ``FluxKontextPipeline`` with random weights: 2 heads x 16, 4 latent channels, VAE factor 2."""
+    """An in-memory ``FluxKontextPipeline`` with random weights: 2 heads x 16 (inner width 32), 4 latent channels,
+    VAE factor 2 (image sizes must be multiples of 4), CLIP + T5 text encoders of width 32 with character
+    tokenizers. ``num_layers`` double-stream then ``num_single_layers`` single-stream blocks."""
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxKontextPipeline, FluxTransformer2DModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer, T5Config, T5EncoderModel, T5Tokenizer
 
@@ -37,13 +42,7 @@ def build_tiny_kontext(num_layers: int = 1, num_single_layers: int = 2, seed: in
                                tokenizer=clip_tok, text_encoder_2=t5, tokenizer_2=t5_tok, transformer=transformer)
 
 
-def save_tiny_kontext(folder: Path, **kwargs) -> Path:
-    """Build the tiny pipeline and ``save_pretrained`` it into ``folder``."""
-    build_tiny_kontext(**kwargs).save_pretrained(str(folder))
-    return folder
-
-
-def official_adapter_keys(num_blocks: int, adapter_blocks=None) -> list:
+def official_adapter_keys(num_blocks: int, adapter_blocks: Optional[Sequence[int]] = None) -> List[str]:
     """The key names of an official ``bokeh_lora.bin`` (state dict of ``BokehFluxControlAdapter``), written out
     from its structure: the K MLP ``embedding_layer`` (Linear, act, Linear) and one processor per attention layer in
     ``adapter_modules`` with LoRA ``to_k_dof``, ``to_v_dof``, ``to_q_adp``, ``to_k_adp`` (``down``/``up`` weights)."""
@@ -52,3 +51,50 @@ def official_adapter_keys(num_blocks: int, adapter_blocks=None) -> list:
         for proj in ('to_k_dof', 'to_v_dof', 'to_q_adp', 'to_k_adp'):
             keys += [f'adapter_modules.{b}.{proj}.down.weight', f'adapter_modules.{b}.{proj}.up.weight']
     return keys
+
+
+def random_official_state(num_blocks: int, context_dim: int, hidden: int, rank: int, seed: int = 0,
+                          blocks: Optional[Sequence[int]] = None) -> Dict[str, torch.Tensor]:
+    """A random state dict shaped as the official adapter's (K MLP 1 -> 64 -> ``context_dim``, LoRA ``rank``
+    projections of width ``hidden``), built from the key names alone; values N(0, 0.2^2)."""
+    gen = torch.Generator().manual_seed(seed)
+    shapes = {'embedding_layer.0.weight': (64, 1), 'embedding_layer.0.bias': (64, ),
+              'embedding_layer.2.weight': (context_dim, 64), 'embedding_layer.2.bias': (context_dim, )}
+    state = {}
+    for key in official_adapter_keys(num_blocks, blocks):
+        if key not in shapes:
+            proj, part = key.split('.')[2], key.split('.')[3]
+            width_in = context_dim if proj.endswith('dof') else hidden
+            shapes[key] = (rank, width_in) if part == 'down' else (hidden, rank)
+        state[key] = torch.randn(shapes[key], generator=gen) * 0.2
+    return state
+
+
+@pytest.fixture(scope='session')
+def tiny_kontext() -> Callable:
+    """``build_tiny_kontext(num_layers=1, num_single_layers=2, seed=0)``: a fresh in-memory tiny pipeline per call
+    (needs diffusers with ``FluxKontextPipeline``)."""
+    diffusers = pytest.importorskip('diffusers')
+    if not hasattr(diffusers, 'FluxKontextPipeline'):
+        pytest.skip('diffusers has no FluxKontextPipeline')
+    return build_tiny_kontext
+
+
+@pytest.fixture(scope='session')
+def tiny_kontext_dir(tiny_kontext, tmp_path_factory) -> Path:
+    """The tiny pipeline (seed 0) saved with ``save_pretrained`` in a temporary folder: what ``pretrained`` names."""
+    folder = tmp_path_factory.mktemp('tiny_kontext')
+    tiny_kontext().save_pretrained(str(folder))
+    return folder
+
+
+@pytest.fixture(scope='session')
+def adapter_keys() -> Callable:
+    """:func:`official_adapter_keys`: the official adapter's key names for a number of attention layers."""
+    return official_adapter_keys
+
+
+@pytest.fixture(scope='session')
+def official_state() -> Callable:
+    """:func:`random_official_state`: a random official-layout adapter state dict."""
+    return random_official_state
