@@ -6,44 +6,21 @@ For each image writes ``<stem>.npy`` (float32 depth in metres, original resoluti
 depth), each atomically; images whose outputs exist already are skipped unless ``--overwrite``. A folder's
 sub-folders are mirrored under ``--out``; images that share a stem in one folder (``a.png``, ``a.jpg``) are told
 apart by their extension (``a_png``, ``a_jpg``); files under ``--out`` are never taken as inputs.
+
+Fused depth through both BokehDepth stages (a bokeh stack generated from the photo, then the stack-fusing model):
+``demo/bokehdepth_demo.py`` (``docs/bokehdepth.md``, "From a photograph: both stages in one command").
 """
 import argparse
 import io
-from collections import Counter
 from pathlib import Path
-from typing import List, Optional
 
 import cv2
 import numpy as np
 from mmengine.utils import ProgressBar
 
 from mmbokeh.apis import inference_model, init_model
-from mmbokeh.utils import atomic_write_bytes
+from mmbokeh.utils import atomic_write_bytes, list_images, output_stems
 from mmbokeh.visualization import colorize_depth
-
-IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
-
-
-def list_images(src: Path, exclude: Optional[Path] = None) -> List[Path]:
-    """``src`` itself, or the images below the folder ``src`` (recursively), leaving out anything under
-    ``exclude`` (the output folder)."""
-    if src.is_file():
-        return [src]
-    if not src.is_dir():
-        raise FileNotFoundError(f'{src}: no such image or folder')
-    skip = exclude.resolve() if exclude is not None else None
-    images = sorted(p for p in src.rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES
-                    and (skip is None or skip not in p.resolve().parents))
-    if not images:
-        raise FileNotFoundError(f'{src}: no images ({", ".join(sorted(IMAGE_SUFFIXES))}) in this folder')
-    return images
-
-
-def output_stems(images: List[Path], root: Path) -> List[str]:
-    """One output stem per image, relative to ``root`` (folders kept), unique even when stems repeat."""
-    stems = [p.relative_to(root).with_suffix('').as_posix() for p in images]
-    seen = Counter(stems)
-    return [f'{s}_{p.suffix.lstrip(".").lower()}' if seen[s] > 1 else s for s, p in zip(stems, images)]
 
 
 def save_depth(depth: np.ndarray, out_dir: Path, stem: str) -> None:

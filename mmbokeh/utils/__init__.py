@@ -1,5 +1,13 @@
 from .checkpoint_compat import register_checkpoint_globals
-from .io import atomic_path, atomic_torch_save, atomic_write_bytes, output_stem
+from .io import (
+                        IMAGE_SUFFIXES,
+                        atomic_path,
+                        atomic_torch_save,
+                        atomic_write_bytes,
+                        list_images,
+                        output_stem,
+                        output_stems,
+)
 from .setup_env import (
                         amp_fallback_without_cuda,
                         check_load_from,
@@ -9,7 +17,7 @@ from .setup_env import (
 )
 
 __all__ = [
-    'amp_fallback_without_cuda', 'register_checkpoint_globals', 'atomic_path', 'atomic_torch_save',
-    'atomic_write_bytes',
+    'IMAGE_SUFFIXES', 'amp_fallback_without_cuda', 'register_checkpoint_globals', 'atomic_path', 'atomic_torch_save',
+    'atomic_write_bytes', 'list_images', 'output_stems',
     'check_load_from', 'load_tool_config', 'output_stem', 'setup_cpu_distributed', 'teardown_distributed'
 ]

@@ -3,9 +3,13 @@ half-written file, an interrupted writer leaves no partial file) and stable per-
 import os
 import os.path as osp
 import tempfile
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator, List, Optional, Union
+
+#: File suffixes taken as images by :func:`list_images`.
+IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
 
 
 @contextmanager
@@ -66,3 +70,27 @@ def output_stem(img_path: str) -> str:
     parent = osp.basename(osp.dirname(path))
     stem = osp.splitext(osp.basename(path))[0]
     return f'{parent}_{stem}' if parent else stem
+
+
+def list_images(src: Union[str, Path], exclude: Optional[Union[str, Path]] = None) -> List[Path]:
+    """``src`` itself, or the images below the folder ``src`` (recursively, sorted), leaving out anything under
+    ``exclude`` (an output folder)."""
+    src = Path(src)
+    if src.is_file():
+        return [src]
+    if not src.is_dir():
+        raise FileNotFoundError(f'{src}: no such image or folder')
+    skip = Path(exclude).resolve() if exclude is not None else None
+    images = sorted(p for p in src.rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES
+                    and (skip is None or skip not in p.resolve().parents))
+    if not images:
+        raise FileNotFoundError(f'{src}: no images ({", ".join(sorted(IMAGE_SUFFIXES))}) in this folder')
+    return images
+
+
+def output_stems(images: List[Path], root: Union[str, Path]) -> List[str]:
+    """One output stem per image, relative to ``root`` (folders kept), unique even when stems repeat (``a.png`` and
+    ``a.jpg`` -> ``a_png``, ``a_jpg``)."""
+    stems = [Path(p).relative_to(root).with_suffix('').as_posix() for p in images]
+    seen = Counter(stems)
+    return [f'{s}_{Path(p).suffix.lstrip(".").lower()}' if seen[s] > 1 else s for s, p in zip(stems, images)]

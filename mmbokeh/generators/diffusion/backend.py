@@ -48,13 +48,15 @@ class DiffusionBackend(BokehBackend):
         frames_per_call: at most this many K per pipeline call (None: all).
         color_transfer: match each frame's colour statistics to the input (the official pipeline.py does; the
             offline tool does not).
+        seed: the generator seed of every sample's frames (the official pipeline.py: 42); None draws one per
+            sample from the request's ``rng``.
     """
 
     def __init__(self, pretrained: str, adapter_weights: Optional[str] = None, adapter: Optional[dict] = None,
                  prompt_template: str = OFFICIAL_PROMPT_TEMPLATE, num_inference_steps: int = 50,
                  guidance_scale: float = 7.0, max_sequence_length: int = 512, dtype: str = 'bfloat16',
                  device: Optional[str] = None, frames_per_call: Optional[int] = None,
-                 color_transfer: bool = False) -> None:
+                 color_transfer: bool = False, seed: Optional[int] = None) -> None:
         build_prompt(prompt_template, 10.0)  # fail early on a bad template
         self.pretrained, self.adapter_weights, self.adapter_cfg = pretrained, adapter_weights, dict(adapter or {})
         self.prompt_template = prompt_template
@@ -62,6 +64,7 @@ class DiffusionBackend(BokehBackend):
         self.max_sequence_length = int(max_sequence_length)
         self.dtype, self.device = parse_dtype(dtype), device
         self.frames_per_call, self.color_transfer = frames_per_call, bool(color_transfer)
+        self.seed = None if seed is None else int(seed)
         self.pipe = self.adapter = None
         weights = osp.basename(str(adapter_weights).rstrip('/')) if adapter_weights else 'untrained-adapter'
         self.source = f'diffusion:{osp.basename(str(pretrained).rstrip("/"))}+{weights}'
@@ -104,7 +107,7 @@ class DiffusionBackend(BokehBackend):
         h, w = img.shape[:2]
         rgb = np.clip(img, 0, 255).astype(np.uint8)[..., ::-1].copy()
         k = np.asarray(request.k_values, np.float32).reshape(-1)
-        seed = int(request.rng.integers(0, 2**31 - 1))
+        seed = self.seed if self.seed is not None else int(request.rng.integers(0, 2**31 - 1))
         stack = np.empty((len(k), ) + img.shape, img.dtype)
         stack[k == 0] = img  # the reference frame
         todo = np.flatnonzero(k != 0)
