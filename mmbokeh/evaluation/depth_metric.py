@@ -158,9 +158,14 @@ class DepthMetric(BaseMetric):
                 raise ValueError(f'DepthMetric: median_scaling needs a positive median prediction on the valid '
                                  f'pixels, got {pred_median}{where}')
             pred = pred * (np.median(gt) / pred_median)
+        # A NaN, infinite or non-positive prediction is a wrong answer, not a missing one: it is scored as the
+        # nearest valid depth (min_depth) so one bad pixel neither poisons the whole evaluation nor goes unseen.
+        bad = ~np.isfinite(pred) | (pred <= 0)
+        if bad.any():
+            pred = np.where(bad, self.min_depth, pred)
         if self.clip_pred:
             pred = np.clip(pred, self.min_depth, pred_max)
-        return depth_metrics(pred, gt)
+        return dict(depth_metrics(pred, gt), invalid_pred_pixels=int(bad.sum()))
 
     def _save_prediction(self, pred: np.ndarray, img_path: Optional[str], index: int) -> None:
         name = output_stem(img_path) if img_path else f'pred_{index:06d}'
@@ -195,6 +200,12 @@ class DepthMetric(BaseMetric):
         if self.num_skipped:
             print_log(f'DepthMetric: {self.num_skipped} of {len(results)} images had no valid ground-truth '
                       'pixel and were skipped', logger=logger, level=logging.WARNING)
+        invalid = sum(r.get('invalid_pred_pixels', 0) for r in kept)
+        if invalid:
+            images = sum(bool(r.get('invalid_pred_pixels', 0)) for r in kept)
+            print_log(f'DepthMetric: {invalid} evaluated pixels in {images} images had a NaN, infinite or '
+                      f'non-positive prediction; they were scored as {self.min_depth} m', logger=logger,
+                      level=logging.WARNING)
         print_log(f'DepthMetric{about} over {len(kept)} images:\n' + self._table(metrics), logger=logger)
         return metrics
 

@@ -79,8 +79,10 @@ class PhysicalBackend(BokehBackend):
         return RenderedStack(stack, k, f'physical:{request.depth_key}')
 
     def _splat(self, img: np.ndarray, depth: np.ndarray, focus: float, k: np.ndarray) -> np.ndarray:
-        """Frames (S, H, W, 3) for strengths ``k`` (S,), all non-zero."""
-        image = np.asarray(img, dtype=np.float32) / 255.0
+        """Frames (S, H, W, 3) for strengths ``k`` (S,), all non-zero, in the dtype and value range of ``img``
+        (integer images: their dtype's full range, e.g. 0-65535 for uint16; float images: 0-255)."""
+        white = float(np.iinfo(img.dtype).max) if np.issubdtype(img.dtype, np.integer) else 255.0
+        image = np.asarray(img, dtype=np.float32) / white
         if self.gamma != 1.0:
             image = np.maximum(image, 0) ** self.gamma
         if self.resolution == 'full':
@@ -90,8 +92,8 @@ class PhysicalBackend(BokehBackend):
             frames = self._pyramid(image, depth, focus, k)
         if self.gamma != 1.0:
             frames = np.maximum(frames, 0) ** (1.0 / self.gamma)
-        frames = np.clip(frames * 255.0, 0, 255)
-        return np.rint(frames).astype(np.uint8) if img.dtype == np.uint8 else frames.astype(img.dtype)
+        frames = np.clip(frames * white, 0, white)
+        return np.rint(frames).astype(img.dtype) if np.issubdtype(img.dtype, np.integer) else frames.astype(img.dtype)
 
     @torch.no_grad()
     def _splat_at(self, image: np.ndarray, defocus: torch.Tensor) -> np.ndarray:

@@ -17,6 +17,7 @@ sample with a partial file.
 import json
 import os
 import os.path as osp
+import re
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -26,6 +27,8 @@ import numpy as np
 from mmbokeh.utils.io import atomic_path, atomic_write_bytes
 
 STACK_DIR = 'defocus_stack'
+#: A frame id names ``<id>.png`` inside the stack folder: a plain name, never a path.
+FRAME_ID = re.compile(r'[A-Za-z0-9_-]+')
 INDEX_NAME = 'stack_index.json'
 MANIFEST_NAME = 'manifest.jsonl'
 PathLike = Union[str, Path]
@@ -137,7 +140,16 @@ def read_stack_index(directory: PathLike) -> Tuple[List[str], np.ndarray, Dict[s
         raise KeyError(f'{path}: id {err} of "ids" has no entry in "k_values"') from None
     if len(k) != len(ids) or not ids:
         raise ValueError(f'{path}: "ids" ({len(ids)}) and "k_values" ({len(k)}) must be non-empty and of equal length')
-    return ids, np.asarray(k, dtype=np.float32), index
+    bad_ids = [i for i in ids if not FRAME_ID.fullmatch(i)]
+    if bad_ids:
+        raise ValueError(f'{path}: frame ids must be plain names (letters, digits, "_", "-"; no paths), got {bad_ids}')
+    try:
+        k = np.asarray(k, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f'{path}: "k_values" must be numbers, got {kv!r}') from None
+    if k.ndim != 1 or not np.all(np.isfinite(k)) or np.any(k < 0):
+        raise ValueError(f'{path}: "k_values" must be finite K >= 0 (pixels x metres), got {k.tolist()}')
+    return ids, k, index
 
 
 def read_frames(directory: PathLike, ids: Sequence[str], flag: int = cv2.IMREAD_COLOR) -> List[np.ndarray]:

@@ -205,3 +205,18 @@ def test_through_mmengine_evaluator_with_data_samples_and_prefix():
 def test_registry():
     metric = METRICS.build(dict(type='DepthMetric', crop='nyu_eigen', max_depth=80.0))
     assert isinstance(metric, DepthMetric) and metric.max_depth == 80.0 and metric.prefix is None
+
+
+@pytest.mark.parametrize('clip_pred', [True, False])
+@pytest.mark.parametrize('bad', [float('nan'), float('inf'), -1.0, 0.0])
+def test_bad_predictions_are_scored_as_min_depth_and_reported(monkeypatch, clip_pred, bad):
+    """One NaN / inf / non-positive predicted pixel once made abs_rel, rmse and silog NaN (or rmse_log inf) for the
+    whole evaluation: it now counts as a prediction of min_depth, and the log says how many there were."""
+    logged = []
+    monkeypatch.setattr('mmbokeh.evaluation.depth_metric.print_log', lambda msg, **kw: logged.append(msg))
+    m = evaluate(DepthMetric(min_depth=0.5, clip_pred=clip_pred), sample([[bad, 1.0]], [[1.0, 1.0]]),
+                 sample([[2.0]], [[2.0]]))
+    assert all(math.isfinite(v) for v in m.values())
+    assert m['abs_rel'] == pytest.approx((0.5 / 2 + 0.0) / 2)  # image 1: (|1 - 0.5| / 1 + 0) / 2; image 2: 0
+    assert m['rmse_log'] == pytest.approx((math.sqrt(math.log(2) ** 2 / 2) + 0.0) / 2)
+    assert any('1 evaluated pixels in 1 images had a NaN' in msg for msg in logged)

@@ -67,6 +67,17 @@ def test_invalid_depth_is_treated_as_in_focus_and_float_images_keep_their_dtype(
     assert np.abs(stack - img).max() <= 1.0
 
 
+def test_uint16_images_keep_their_range():
+    """A 16-bit image is blurred in its own range (0-65535), not clipped to 8-bit values: the stack of the image
+    x 257 is the 8-bit stack x 257 up to rounding."""
+    results, _ = _two_planes()
+    stack8, _, _ = PhysicalBackend().render(_request(results, [0.0, 8.0, 30.0], NEAR))
+    wide = dict(results, img=results['img'].astype(np.uint16) * 257)
+    stack16, _, _ = PhysicalBackend().render(_request(wide, [0.0, 8.0, 30.0], NEAR))
+    assert stack16.dtype == np.uint16 and stack16.max() > 255
+    assert np.abs(stack16.astype(np.int64) - stack8.astype(np.int64) * 257).max() <= 257
+
+
 def test_depth_from_another_key_is_recorded_and_gamma_keeps_flat_regions():
     img = np.full((16, 16, 3), 90, np.uint8)
     results = dict(img=img, pred_depth=np.linspace(1, 5, 256, dtype=np.float32).reshape(16, 16))

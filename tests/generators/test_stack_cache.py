@@ -87,6 +87,23 @@ def test_index_variants_and_errors(tmp_path):
         read_stack_index(tmp_path / 'nowhere')
 
 
+@pytest.mark.parametrize('ids, k_values, match', [
+    (['../../../secret'], [10.0], 'plain names'),   # would read a file outside the stack root
+    (['/etc/passwd'], [10.0], 'plain names'),
+    (['0', 'sub/1'], [10.0, 20.0], 'plain names'),
+    (['0'], [float('nan')], 'finite K >= 0'),
+    (['0', '1'], [10.0, -5.0], 'finite K >= 0'),
+    (['0'], ['ten'], 'must be numbers'),
+])
+def test_untrusted_index_is_refused(tmp_path, ids, k_values, match):
+    """``stack_index.json`` comes with downloaded stacks: its ids never leave the folder, its K are checked."""
+    folder = tmp_path / 'defocus_stack'
+    folder.mkdir()
+    (folder / 'stack_index.json').write_text(json.dumps({'ids': ids, 'k_values': k_values}))
+    with pytest.raises(ValueError, match=match):
+        read_stack_index(folder)
+
+
 def test_write_read_complete_and_manifest(tmp_path):
     frames = RNG(0).integers(0, 256, (2, 6, 9, 3), dtype=np.uint8)
     out = write_stack(tmp_path, 'a/b', frames, [10, 20], dict(bokeh_source='physical:gt_depth'))

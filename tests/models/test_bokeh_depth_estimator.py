@@ -113,9 +113,11 @@ def test_parts_are_checked_by_their_interfaces():
                decode_head=dict(type='mmbokeh.DPTHead', features=8, out_channels=[8, 8, 8, 8]))
     with pytest.raises(ValueError, match=r'fuse_taps \[4\] out of range for an encoder with 4 taps'):
         MODELS.build(dict(cfg, neck=dict(type='mmbokeh.DefocusAggregation', in_channels=192, fuse_taps=[4])))
+    with pytest.raises(ValueError, match='in_channels=384 but .* width embed_dim=192; set model.neck.in_channels'):
+        MODELS.build(dict(cfg, neck=dict(type='mmbokeh.DefocusAggregation', in_channels=384, fuse_taps=[1])))
     with pytest.raises(ValueError, match='fuse_taps must be a non-empty list'):
         MODELS.build(dict(cfg, neck=dict(type='mmbokeh.DefocusAggregation', in_channels=192, fuse_taps=[])))
-    with pytest.raises(TypeError, match=r'neck _Identity does not implement StackFusionNeck: missing \[.fuse_taps.'):
+    with pytest.raises(TypeError, match=r"neck _Identity does not implement StackFusionNeck: missing \['in_channels'"):
         MODELS.build(dict(cfg, neck=dict(type='mmbokeh.TestOnlyIdentityModule')))
     with pytest.raises(TypeError, match=r"backbone _Identity does not implement TapBackbone: missing \['embed_dim"):
         MODELS.build(dict(cfg, backbone=dict(type='mmbokeh.TestOnlyIdentityModule')))

@@ -4,7 +4,7 @@ from typing import Dict, List, Optional
 
 import torch
 
-from mmbokeh.models.utils import StackFusionNeck, TapBackbone, check_part
+from mmbokeh.models.utils import TapBackbone, build_stack_neck, check_part
 from mmbokeh.registry import MODELS
 from mmbokeh.structures import as_depth_inputs
 
@@ -50,10 +50,7 @@ class BokehDepthEstimator(BaseDepthEstimator):
         decode_head.setdefault('in_channels', self.backbone.embed_dim)
         decode_head.setdefault('patch_size', self.backbone.patch_size)
         self.decode_head = MODELS.build(decode_head)
-        self.neck = MODELS.build(neck) if neck is not None else None
-        if self.neck is not None:
-            check_part(self.neck, StackFusionNeck, 'neck')
-            self.neck.stack_taps(self.backbone.num_taps)  # fuse_taps within the encoder's taps
+        self.neck = build_stack_neck(neck, self.backbone, MODELS)
         self.train_cfg = {'min_depth': 1e-3, 'max_depth': self.decode_head.max_depth, **(train_cfg or {})}
         self.stack_grad, self.frame_chunk = stack_grad, frame_chunk
 

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mmbokeh.models.utils import StackFusionNeck, TapBackbone, check_part
+from mmbokeh.models.utils import TapBackbone, build_stack_neck, check_part
 from mmbokeh.models.utils.unidepth_resolution import RATIO_BOUNDS, aspect_paddings, pixel_bounds, resize_to_pixels
 from mmbokeh.registry import MODELS
 from mmbokeh.structures import as_depth_inputs
@@ -75,10 +75,7 @@ class UniDepthV2(BaseDepthEstimator):
         decode_head.setdefault('in_channels', self.backbone.embed_dim)
         decode_head.setdefault('num_taps', self.backbone.num_taps)
         self.decode_head = MODELS.build(decode_head)
-        self.neck = MODELS.build(neck) if neck is not None else None
-        if self.neck is not None:
-            check_part(self.neck, StackFusionNeck, 'neck')
-            self.neck.stack_taps(self.backbone.num_taps)
+        self.neck = build_stack_neck(neck, self.backbone, MODELS)
         self.train_cfg = {'min_depth': 1e-3, 'max_depth': 80.0, 'use_gt_camera': True, **(train_cfg or {})}
         self.stack_grad = stack_grad
 

@@ -41,6 +41,7 @@ class DefocusAggregation(BaseModule):
             raise ValueError(f'DefocusAggregation fuse_taps must be a non-empty list of tap indices >= 0 '
                              f'(e.g. [2, 3] of the 4 DPT taps), got {fuse_taps!r}')
         self.fuse_taps = sorted(set(taps))
+        self.in_channels = int(in_channels)
         self.layers = nn.ModuleDict({
             str(t): DividedSpaceFocusBlock(in_channels, num_heads, mlp_ratio, alpha, layerscale_init, init,
                                            official_space_scale, k_embed_scale) for t in self.fuse_taps})

@@ -34,9 +34,11 @@ class StackFusionNeck(Protocol):
     """A neck that fuses the taps of a reference frame and its stack frames into reference tokens.
 
     Attributes:
+        in_channels: token width C it expects.
         fuse_taps: sorted indices of the taps it fuses; the others pass the reference tokens through.
     """
 
+    in_channels: int
     fuse_taps: Sequence[int]
 
     def stack_taps(self, num_taps: int) -> int:
@@ -55,3 +57,18 @@ def check_part(part: object, interface: type, role: str) -> None:
     names += [n for n, v in vars(interface).items() if callable(v) and not n.startswith('_')]
     wanted = [n for n in names if not hasattr(part, n)]
     raise TypeError(f'{role} {type(part).__name__} does not implement {interface.__name__}: missing {wanted}')
+
+
+def build_stack_neck(cfg: Optional[dict], backbone: TapBackbone, registry) -> Optional[StackFusionNeck]:
+    """Build a stack-fusing neck from ``cfg`` (None: no neck) and check it fits ``backbone``: it implements
+    :class:`StackFusionNeck`, its ``in_channels`` is the backbone's ``embed_dim`` and its taps exist."""
+    if cfg is None:
+        return None
+    neck = registry.build(cfg)
+    check_part(neck, StackFusionNeck, 'neck')
+    if neck.in_channels != backbone.embed_dim:
+        raise ValueError(f'neck {type(neck).__name__} in_channels={neck.in_channels} but the backbone '
+                         f'{type(backbone).__name__} gives tokens of width embed_dim={backbone.embed_dim}; set '
+                         f'model.neck.in_channels={backbone.embed_dim}')
+    neck.stack_taps(backbone.num_taps)  # raises when fuse_taps are outside the encoder's taps
+    return neck
