@@ -27,6 +27,11 @@ def _pair(value: IntOrPair, name: str) -> Tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
+#: What OpenCV resizes (mmcv.imresize): the interpolation names and the image dtypes.
+RESIZE_INTERPOLATIONS = frozenset(mmcv.image.geometric.cv2_interp_codes)
+RESIZABLE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _image_hw(results: Dict, who: str) -> Tuple[int, int]:
     if 'img' not in results:
         raise KeyError(f'{who} needs results["img"]; got keys {sorted(results)}')
@@ -216,12 +221,19 @@ class ResizeToMultiple(BaseTransform):
             raise ValueError(f'ResizeToMultiple size_divisor must be a positive int, got {size_divisor!r}')
         self.size_divisor = size_divisor
         self.resize_depth = resize_depth
+        if interpolation not in RESIZE_INTERPOLATIONS:
+            raise ValueError(f'ResizeToMultiple interpolation must be one of {sorted(RESIZE_INTERPOLATIONS)}, '
+                             f'got {interpolation!r}')
         self.interpolation = interpolation
         self.exact_nearest = exact_nearest
         self.rescale_bokeh_k = rescale_bokeh_k
 
     def transform(self, results: Dict) -> Dict:
         h, w = _image_hw(results, 'ResizeToMultiple')
+        img = results['img']
+        if img.dtype not in RESIZABLE_DTYPES or h == 0 or w == 0:
+            raise ValueError(f'ResizeToMultiple: img must be a non-empty image of dtype uint8, uint16, float32 or '
+                             f'float64, got {img.shape} {img.dtype} ({results.get("img_path")})')
         new_h, new_w = dav2_output_size(h, w, self.target, self.keep_ratio, self.resize_method, self.size_divisor)
         size = (new_w, new_h)
         results['img'] = mmcv.imresize(results['img'], size, interpolation=self.interpolation)

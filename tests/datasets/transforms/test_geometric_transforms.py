@@ -213,3 +213,17 @@ def test_resize_camera_and_bokeh_k():
     np.testing.assert_array_equal(out['bokeh_k'], [1.0, 6.0, 11.0])  # untouched by default (official behaviour)
     out = ResizeToMultiple(scale=70, rescale_bokeh_k=True)(coded_sample(48, 64))
     np.testing.assert_allclose(out['bokeh_k'], np.array([1.0, 6.0, 11.0]) * np.sqrt(sx * sy), rtol=1e-6)
+
+
+@pytest.mark.parametrize('img', [np.zeros((4, 6, 3), np.int64), np.zeros((4, 6, 3), bool),
+                                 np.zeros((4, 6, 3), np.float16), np.zeros((0, 0, 3), np.uint8)],
+                         ids=['int64', 'bool', 'float16', 'empty'])
+def test_resize_names_an_image_it_cannot_resize(img):
+    """These once failed inside OpenCV (an assertion) or with a ZeroDivisionError."""
+    with pytest.raises(ValueError, match=r'ResizeToMultiple: img must be a non-empty image of dtype .* \(a\.png\)'):
+        ResizeToMultiple(scale=28)(dict(img=img, img_path='a.png'))
+
+
+def test_resize_interpolation_is_checked_when_built():
+    with pytest.raises(ValueError, match=r"interpolation must be one of \['area', 'bicubic'.*got 'bicubc'"):
+        ResizeToMultiple(interpolation='bicubc')
