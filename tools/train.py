@@ -4,6 +4,7 @@ Flags follow mmdet 3.x's ``tools/train.py``. Distributed: ``bash tools/dist_trai
 works on CPU with gloo).
 """
 import argparse
+import sys
 
 from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
@@ -13,6 +14,7 @@ import mmbokeh  # noqa: F401  (registers modules and the checkpoint allow-list)
 from mmbokeh.utils import (
     amp_fallback_without_cuda,
     check_load_from,
+    latest_complete_checkpoint,
     load_tool_config,
     setup_cpu_distributed,
     teardown_distributed,
@@ -47,7 +49,15 @@ def main() -> None:
             raise RuntimeError('--auto-scale-lr needs `auto_scale_lr.base_batch_size` in the config')
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        # the newest complete checkpoint: a truncated one (killed while saving) is skipped, and said so
+        latest, broken = latest_complete_checkpoint(cfg.work_dir)
+        for path in broken:
+            print(f'--resume: skipping {path}: incomplete or unreadable checkpoint', file=sys.stderr)
+        if latest is None and broken:
+            print(f'--resume: no complete checkpoint in {cfg.work_dir}; training from the start', file=sys.stderr)
+        cfg.resume, cfg.load_from = latest is not None, latest
+        if latest is not None:
+            print(f'--resume: resuming from {latest}', file=sys.stderr)
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     check_load_from(cfg)

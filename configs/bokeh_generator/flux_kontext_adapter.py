@@ -72,7 +72,8 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=checkpoint_interval, max_keep_ckpts=3),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=checkpoint_interval, max_keep_ckpts=3,
+                    backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 custom_hooks = [dict(type='ExportAdapterHook', filename='bokeh_lora.bin')]
 randomness = dict(seed=seed)

@@ -69,6 +69,43 @@ def test_resume_continues_and_test_reproduces_validation(trained):
     assert len(list((work / 'test' / 'vis').glob('*.png'))) == 4  # one depth picture per test image
 
 
+def test_resume_skips_a_truncated_checkpoint(trained, tmp_path):
+    """A kill while a checkpoint is written once left a truncated iter_N.pth that --resume took for none at all
+    ('latest checkpoint None') and trained from scratch. Writes are now atomic (``atomic_local`` file backend), and
+    --resume falls back to the newest complete checkpoint, saying which it skipped."""
+    import shutil
+
+    from mmbokeh.utils import latest_complete_checkpoint
+    work = tmp_path / 'work'
+    shutil.copytree(trained[0], work, ignore=shutil.ignore_patterns('test', '2*'))
+    latest = work / 'iter_4.pth'
+    latest.write_bytes(latest.read_bytes()[:latest.stat().st_size // 2])  # as a kill mid-write would leave it
+    (work / 'last_checkpoint').write_text(str(latest))
+    res = _run([sys.executable, 'tools/train.py', DEMO, '--work-dir', str(work), '--resume', '--cfg-options',
+                'train_cfg.max_iters=4', *SHORT])
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-4000:]
+    assert f'--resume: skipping {latest}: incomplete' in log and f'resuming from {work / "iter_2.pth"}' in log
+    assert 'resumed epoch: 0, iter: 2' in log and 'Iter(train) [3/4]' in log
+    assert latest_complete_checkpoint(str(work)) == (str(latest), [])  # iter_4 written again, whole
+
+
+def test_atomic_local_backend_is_used_by_the_checkpoint_hook(tmp_path, monkeypatch):
+    from mmengine.config import Config
+    from mmengine.fileio import get_file_backend
+
+    from mmbokeh.utils.file_backend import AtomicLocalBackend
+    hook = Config.fromfile(str(ROOT / 'configs/_base_/default_runtime.py')).default_hooks.checkpoint
+    backend = get_file_backend(str(tmp_path), backend_args=hook.backend_args)
+    assert isinstance(backend, AtomicLocalBackend)
+    target = tmp_path / 'iter_2.pth'
+    backend.put(b'complete', target)
+    monkeypatch.setattr('mmbokeh.utils.io.os.replace', lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):  # interrupted before the rename: the old file is intact, no temporary
+        backend.put(b'new but never finished', target)
+    assert target.read_bytes() == b'complete' and sorted(p.name for p in tmp_path.iterdir()) == ['iter_2.pth']
+
+
 def test_dist_train_two_cpu_processes(tmp_path):
     res = _run(['bash', 'tools/dist_train.sh', DEMO, '2', '--work-dir', str(tmp_path), '--cfg-options',
                 'train_cfg.max_iters=2', *SHORT])
