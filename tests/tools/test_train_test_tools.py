@@ -106,6 +106,19 @@ def test_atomic_local_backend_is_used_by_the_checkpoint_hook(tmp_path, monkeypat
     assert target.read_bytes() == b'complete' and sorted(p.name for p in tmp_path.iterdir()) == ['iter_2.pth']
 
 
+def test_deterministic_runs_are_bit_identical(tmp_path):
+    """Two short runs of the demo with ``randomness.deterministic=True`` end with equal weights, bit for bit."""
+    import torch
+    states = []
+    for run in ('a', 'b'):
+        res = _run([sys.executable, 'tools/train.py', DEMO, '--work-dir', str(tmp_path / run), '--cfg-options',
+                    'train_cfg.max_iters=4', 'randomness.deterministic=True', *SHORT])
+        assert res.returncode == 0, res.stderr[-4000:]
+        states.append(torch.load(tmp_path / run / 'iter_4.pth', map_location='cpu', weights_only=True)['state_dict'])
+    assert states[0].keys() == states[1].keys()
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
 def test_dist_train_two_cpu_processes(tmp_path):
     res = _run(['bash', 'tools/dist_train.sh', DEMO, '2', '--work-dir', str(tmp_path), '--cfg-options',
                 'train_cfg.max_iters=2', *SHORT])
