@@ -1,5 +1,6 @@
 """Datasets of mmbokeh (registered in ``mmbokeh.registry.DATASETS``) and their transforms."""
 from . import transforms  # noqa: F401  (registers the transforms)
+from .fault_tolerant import FaultTolerantDataset, SampleError
 from .focal_stack_base import FOCAL_STACK_META_KEYS, BaseFocalStackDataset
 from .fod500 import FoD500Dataset
 from .mobile_dff import MobileDFFDataset
@@ -18,6 +19,7 @@ from .transforms import (  # noqa: F401
 )
 
 __all__ = [
+    'FaultTolerantDataset', 'SampleError',
     'NYUv2Dataset', 'SyntheticDefocusDataset', 'FoD500Dataset', 'MobileDFFDataset', 'BaseFocalStackDataset',
     'FOCAL_STACK_META_KEYS', 'render_scene', 'save_scene_previews', 'LoadImage', 'LoadDepth', 'LoadFocalStack',
     'RenderFocalStack', 'RandomCrop', 'RandomFlip', 'ResizeToMultiple', 'PackDepthInputs'
