@@ -103,8 +103,10 @@ class DepthMetric(BaseMetric):
         if protocol is not None and protocol not in PROTOCOLS:
             raise ValueError(f'DepthMetric: protocol must be None or one of {sorted(PROTOCOLS)}, got {protocol!r}')
         super().__init__(collect_device=collect_device, prefix=prefix if prefix or not protocol else protocol)
-        if not 0 <= min_depth < max_depth:
-            raise ValueError(f'DepthMetric: need 0 <= min_depth < max_depth, got {min_depth}, {max_depth}')
+        if not 0 < min_depth < max_depth:
+            raise ValueError(f'DepthMetric: need 0 < min_depth < max_depth (a NaN, infinite or non-positive '
+                             'prediction is scored as min_depth, whose log must be finite), got '
+                             f'min_depth={min_depth}, max_depth={max_depth}')
         self.protocol = protocol
         self.allow_missing_gt = allow_missing_gt
         check_crop(crop)

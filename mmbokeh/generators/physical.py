@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from mmbokeh.ops import splat_bokeh
+from mmbokeh.ops.splat_bokeh import MAX_RADIUS
 from mmbokeh.optics import signed_defocus
 from mmbokeh.registry import BOKEH_BACKENDS
 
@@ -45,6 +46,8 @@ class PhysicalBackend(BokehBackend):
     """
 
     RESOLUTIONS = ('full', 'pyramid')
+    #: Image dtypes the renderer maps to [0, 1] and back without overflow.
+    IMAGE_DTYPES = tuple(np.dtype(d) for d in ('uint8', 'uint16', 'float16', 'float32', 'float64'))
 
     needs_depth = True
     needs_focus = True
@@ -67,10 +70,21 @@ class PhysicalBackend(BokehBackend):
             raise ValueError('physical backend needs k_values, focus_dist and depth in its StackRequest')
         if request.depth.shape != img.shape[:2]:
             raise ValueError(f'physical backend: depth {request.depth.shape} is not aligned with img {img.shape[:2]}')
+        if img.dtype not in self.IMAGE_DTYPES:
+            raise ValueError(f'physical backend: img dtype must be one of {[str(d) for d in self.IMAGE_DTYPES]}, '
+                             f'got {img.dtype}')
         k = np.asarray(request.k_values, np.float32).reshape(-1)
         focus = float(request.focus_dist)
         depth = np.asarray(request.depth, np.float32)
         depth = np.where(np.isfinite(depth) & (depth > 0), depth, np.float32(focus))
+        if k.size and depth.size:
+            reach = float(np.abs(k).max()) * float(np.abs(1.0 / depth.astype(np.float64) - 1.0 / focus).max())
+            limit = MAX_RADIUS if self.resolution == 'full' else np.inf
+            if reach > limit:
+                raise ValueError(f'physical backend: K up to {float(np.abs(k).max()):g} with depth '
+                                 f'{request.depth_key} in [{float(depth.min()):g}, {float(depth.max()):g}] m and focus '
+                                 f'{focus:g} m gives a CoC of {reach:.0f} px, above the {MAX_RADIUS:.0f} px the ops '
+                                 'support; check the depth units (metres) or lower K')
         stack = np.empty((len(k), ) + img.shape, dtype=img.dtype)
         stack[k == 0] = img
         todo = np.flatnonzero(k != 0)

@@ -49,7 +49,11 @@ class PackDepthInputs(BaseTransform):
     def transform(self, results: Dict) -> Dict:
         if 'img' not in results:
             raise KeyError(f'PackDepthInputs needs results["img"]; got keys {sorted(results)}')
-        inputs = dict(img=_to_chw(results['img']))
+        img = np.asarray(results['img'])
+        if img.ndim not in (2, 3):
+            raise ValueError(f'PackDepthInputs: img must be (H, W, C) or (H, W), got {img.shape} '
+                             f'({results.get("img_path")})')
+        inputs = dict(img=_to_chw(img))
         inputs.update(self._stack(results))
         if 'camera' in results:
             camera = results['camera']

@@ -235,10 +235,17 @@ class ResizeToMultiple(BaseTransform):
             raise ValueError(f'ResizeToMultiple: img must be a non-empty image of dtype uint8, uint16, float32 or '
                              f'float64, got {img.shape} {img.dtype} ({results.get("img_path")})')
         new_h, new_w = dav2_output_size(h, w, self.target, self.keep_ratio, self.resize_method, self.size_divisor)
+        if new_h < 1 or new_w < 1:
+            raise ValueError(f'ResizeToMultiple: scale={self.target[::-1]} with size_divisor={self.size_divisor} and '
+                             f'resize_method={self.resize_method!r} resizes the {h}x{w} img to {new_h}x{new_w}; use a '
+                             f'scale of at least size_divisor or another resize_method ({results.get("img_path")})')
         size = (new_w, new_h)
         results['img'] = mmcv.imresize(results['img'], size, interpolation=self.interpolation)
         for key in _stack_keys(results):
             stack = results[key]
+            if stack.dtype not in RESIZABLE_DTYPES or stack.ndim != 4:
+                raise ValueError(f'ResizeToMultiple: {key} must be an (S, H, W, C) stack of dtype uint8, uint16, '
+                                 f'float32 or float64, got {stack.shape} {stack.dtype} ({results.get("img_path")})')
             results[key] = np.stack(
                 [mmcv.imresize(frame, size, interpolation=self.interpolation) for frame in stack]
             ) if len(stack) else np.zeros((0, new_h, new_w) + stack.shape[3:], stack.dtype)

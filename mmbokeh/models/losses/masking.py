@@ -58,9 +58,10 @@ class MaskedDepthLoss(torch.nn.Module):
                 valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """pred, target: [B, 1, H, W] or [B, H, W] metres; valid_mask: bool, same shape (None: target > 0).
 
-        Returns a scalar. With no valid pixel it is 0 and still connected to ``pred`` (``pred.sum() * 0``).
+        Returns a scalar. With no valid pixel it is 0 and still connected to ``pred`` (``pred[mask].sum() * 0``, so a
+        NaN or inf in a masked-out pixel never leaks into the loss).
         """
         mask = valid_depth_pixels(pred, target, valid_mask, type(self).__name__)
         if not bool(mask.any()):
-            return pred.sum() * 0.0
+            return pred[mask].sum() * 0.0
         return self.loss_weight * self.pixel_loss(pred[mask].float(), target[mask].float())
