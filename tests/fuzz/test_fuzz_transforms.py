@@ -40,6 +40,19 @@ def _check_aligned(out, h, w):
         assert_finite('cam_intrinsics', out['cam_intrinsics'])
 
 
+def _apply(transform, results):
+    """``transform`` on a copy of ``results``, or None when it rejected the case with a clear error."""
+    return run_or_reject(lambda: transform(dict(results)), IMG_NAMES)
+
+
+def _finite_if_input_was(results, out):
+    """Image, depth and stack come out finite whenever they went in finite."""
+    if not has_nonfinite(results['img'], results.get('gt_depth'), results.get('bokeh_stack')):
+        for key in ('img', 'gt_depth', 'bokeh_stack'):
+            if key in out:
+                assert_finite(key, out[key])
+
+
 @settings(max_examples=200)
 @given(results=results_dicts(), crop=st.one_of(st.integers(-1, 7), st.tuples(st.integers(-1, 7), st.integers(0, 7))),
        seed=st.integers(0, 2**31 - 1))
@@ -48,9 +61,8 @@ def test_random_crop(results, crop, seed):
     t = run_or_reject(lambda: RandomCrop(crop), IMG_NAMES)
     if t is None:
         return
-    img, depth, stack = results['img'], results.get('gt_depth'), results.get('bokeh_stack')
-    finite = not has_nonfinite(img, depth, stack)
-    out = run_or_reject(lambda: t(dict(results)), IMG_NAMES)
+    img, depth = results['img'], results.get('gt_depth')
+    out = _apply(t, results)
     if out is None:
         return
     ch, cw = t.crop_size
@@ -58,10 +70,7 @@ def test_random_crop(results, crop, seed):
     assert out['img'].dtype == img.dtype and out['img_shape'] == (ch, cw)
     if depth is not None:
         assert out['gt_depth'].shape == (ch, cw)
-    if finite:
-        for key in ('img', 'gt_depth', 'bokeh_stack'):
-            if key in out:
-                assert_finite(key, out[key])
+    _finite_if_input_was(results, out)
 
 
 @settings(max_examples=150)
@@ -83,10 +92,7 @@ def test_random_flip(results, prob, flip, seed):
         np.testing.assert_array_equal(out['img'], img[:, ::-1])
     else:
         np.testing.assert_array_equal(out['img'], img)
-    if not has_nonfinite(img, depth, results.get('bokeh_stack')):
-        for key in ('img', 'gt_depth', 'bokeh_stack'):
-            if key in out:
-                assert_finite(key, out[key])
+    _finite_if_input_was(results, out)
 
 
 @settings(max_examples=200)
@@ -101,9 +107,8 @@ def test_resize_to_multiple(results, scale, divisor, method, keep_ratio, resize_
                       IMG_NAMES + ('resize_method', 'interpolation'))
     if t is None:
         return
-    img, depth, stack = results['img'], results.get('gt_depth'), results.get('bokeh_stack')
-    finite = not has_nonfinite(img, depth, stack)
-    out = run_or_reject(lambda: t(dict(results)), IMG_NAMES)
+    img, depth = results['img'], results.get('gt_depth')
+    out = _apply(t, results)
     if out is None:
         return
     new_h, new_w = out['img_shape']
@@ -115,7 +120,4 @@ def test_resize_to_multiple(results, scale, divisor, method, keep_ratio, resize_
     assert np.isfinite(out['scale_factor']).all()
     if 'bokeh_k' in out:
         assert_finite('bokeh_k', out['bokeh_k'])
-    if finite:
-        for key in ('img', 'gt_depth', 'bokeh_stack'):
-            if key in out:
-                assert_finite(key, out[key])
+    _finite_if_input_was(results, out)

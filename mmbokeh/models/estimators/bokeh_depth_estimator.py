@@ -58,7 +58,10 @@ class BokehDepthEstimator(BaseDepthEstimator):
     def extract_feat(self, inputs: InputsType) -> List[torch.Tensor]:
         """Encoder taps of the reference image, list of [B, h*w, C]; fused with ``stack`` / ``stack_k`` by the
         neck when both the neck and a stack are there."""
-        inputs = as_depth_inputs(inputs)
+        return self._taps(as_depth_inputs(inputs))
+
+    def _taps(self, inputs: Dict[str, torch.Tensor]) -> List[torch.Tensor]:
+        """:meth:`extract_feat` of inputs already checked by ``as_depth_inputs``."""
         image, stack = inputs['img'], inputs.get('stack')
         if stack is None or self.neck is None:
             return self.backbone(image)
@@ -91,11 +94,11 @@ class BokehDepthEstimator(BaseDepthEstimator):
     def _forward(self, inputs: InputsType, data_samples: Optional[SampleList] = None) -> torch.Tensor:
         """Depth [B, 1, H, W] in metres (relative heads: disparity), stack fused when given."""
         inputs = as_depth_inputs(inputs)
-        return self.decode_head.predict(self.extract_feat(inputs), self.backbone.grid_size(inputs['img']))
+        return self.decode_head.predict(self._taps(inputs), self.backbone.grid_size(inputs['img']))
 
     def loss(self, inputs: InputsType, data_samples: SampleList) -> Dict[str, torch.Tensor]:
         inputs = as_depth_inputs(inputs)
-        taps = self.extract_feat(inputs)
+        taps = self._taps(inputs)
         return self.decode_head.loss(taps, self.backbone.grid_size(inputs['img']), data_samples, self.train_cfg)
 
     def predict(self, inputs: InputsType, data_samples: Optional[SampleList] = None) -> SampleList:
