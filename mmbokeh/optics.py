@@ -27,7 +27,8 @@ FULL_FRAME_DIAGONAL_MM = 43.27
 
 __all__ = [
     'CameraPreset', 'CAMERA_PRESETS', 'NYUV2_FOCAL_STACK', 'FOD500', 'DEFOCUSNET_DERED', 'coc_radius_px',
-    'get_camera_preset', 'k_from_camera', 'k_from_exif', 'sensor_width_from_exif', 'signed_defocus'
+    'get_camera_preset', 'k_from_camera', 'depth_from_signed_defocus', 'k_from_exif', 'sensor_width_from_exif',
+    'signed_defocus'
 ]
 
 
@@ -148,6 +149,26 @@ def signed_defocus(depth: Number, focus: Number, k: Number) -> Number:
     if not np.all(_values(k) >= 0):
         raise ValueError(f'k must be >= 0, got {float(_values(k).min())!r}')
     return k * (1.0 / depth - 1.0 / focus)
+
+
+def depth_from_signed_defocus(coc: torch.Tensor, focus: torch.Tensor, k: torch.Tensor, min_depth: float,
+                              max_depth: float) -> torch.Tensor:
+    """Invert :func:`signed_defocus`: the thin-lens depth ``d = 1 / (1/s + c / K)`` of a signed CoC ``c`` (px).
+
+    The inverse depth is clamped to ``[1 / max_depth, 1 / min_depth]`` before inverting (a CoC beyond what the
+    depth range allows, or an in-focus pixel of a lens with K = 0, gives the nearest bound). Differentiable in
+    ``coc`` (and ``focus``, ``k``) inside the bounds; tensors broadcast.
+
+    Args:
+        coc: signed CoC radius in pixels, > 0 in front of the focus plane.
+        focus: focus distance s in metres, > 0.
+        k: calibrated strength K in pixels x metres, > 0.
+        min_depth, max_depth: metres, 0 < min_depth < max_depth.
+    """
+    if not 0 < min_depth < max_depth:
+        raise ValueError(f'need 0 < min_depth < max_depth (metres), got {min_depth!r}, {max_depth!r}')
+    inv = 1.0 / focus + coc / k.clamp(min=1e-12)
+    return 1.0 / inv.clamp(min=1.0 / max_depth, max=1.0 / min_depth)
 
 
 @dataclass(frozen=True)

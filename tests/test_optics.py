@@ -10,6 +10,7 @@ from mmbokeh.optics import (
     FOD500,
     NYUV2_FOCAL_STACK,
     coc_radius_px,
+    depth_from_signed_defocus,
     get_camera_preset,
     k_from_camera,
     k_from_exif,
@@ -127,3 +128,22 @@ def test_presets():
     assert len(ks) == 5 and all(a > b for a, b in zip(ks, ks[1:]))  # K falls as focus recedes
     big = NYUV2_FOCAL_STACK.rescaled(480, 640)  # twice the pixels: half the pitch, twice the blur in pixels
     assert big.coc_radius_px(3.0, 1.0) == pytest.approx(2 * NYUV2_FOCAL_STACK.coc_radius_px(3.0, 1.0))
+
+
+def test_depth_from_signed_defocus_inverts_the_thin_lens():
+    # NYU camera, focus 2 m: K = f^2 s / (2 N (s - f) p) = 0.05^2 * 2 / (2 * 8 * 1.95 * 12e-6) = 13.3547 px m
+    k = torch.tensor(0.05**2 * 2 / (2 * 8 * 1.95 * 12e-6), dtype=torch.float64)
+    depth = torch.tensor([0.5, 1.0, 2.0, 4.0, 9.0], dtype=torch.float64, requires_grad=True)
+    coc = signed_defocus(depth, 2.0, k)  # 0.5 m: K (2 - 0.5) = 20.03 px in front
+    assert math.isclose(float(coc[0]), float(k) * 1.5, rel_tol=1e-12)
+    back = depth_from_signed_defocus(coc, torch.tensor(2.0, dtype=torch.float64), k, 0.1, 10.0)
+    torch.testing.assert_close(back, depth.detach())
+    # d d / d c = -d^2 / K (from 1/d = 1/s + c/K)
+    c = coc.detach().requires_grad_(True)
+    depth_from_signed_defocus(c, torch.tensor(2.0, dtype=torch.float64), k, 0.1, 10.0).sum().backward()
+    torch.testing.assert_close(c.grad, -depth.detach()**2 / k)
+    # beyond the range: clamped to the bounds, no inf or negative depth
+    far = depth_from_signed_defocus(torch.tensor([-100.0, 1000.0]), torch.tensor(2.0), torch.tensor(13.35), 0.1, 10.0)
+    assert far.tolist() == pytest.approx([10.0, 0.1])
+    with pytest.raises(ValueError, match='min_depth'):
+        depth_from_signed_defocus(coc, torch.tensor(2.0), k, 1.0, 0.5)

@@ -63,16 +63,23 @@ class BaseDepthEstimator(BaseModel, metaclass=ABCMeta):
     def _forward(self, inputs: InputsType, data_samples: Optional[SampleList] = None) -> Any:
         """Raw outputs of the head(s), without post-processing."""
 
-    def postprocess_result(self, depth: torch.Tensor, data_samples: Optional[SampleList]) -> SampleList:
+    def postprocess_result(self, depth: torch.Tensor, data_samples: Optional[SampleList],
+                           extra_maps: Optional[Dict[str, torch.Tensor]] = None) -> SampleList:
         """depth [B, 1, H, W] -> ``pred_depth`` of each sample, cropped to ``img_shape`` (padding removed) and
-        resized to ``ori_shape`` when ``test_cfg.resize_to_ori``. Makes samples when ``data_samples`` is None."""
+        resized to ``ori_shape`` when ``test_cfg.resize_to_ori``. Makes samples when ``data_samples`` is None.
+
+        ``extra_maps`` (name -> [B, C, H, W], e.g. SDNet's ``defocus`` and ``coc``) go through the same crop and
+        resize and become ``pred_<name>`` fields.
+        """
         if data_samples is None:
             data_samples = [DepthDataSample(metainfo=dict(img_shape=depth.shape[-2:])) for _ in depth]
-        for pred, sample in zip(depth, data_samples):
-            h, w = sample.metainfo.get('img_shape', pred.shape[-2:])[:2]
-            pred = pred[None, :, :h, :w]
+        maps = {'depth': depth, **(extra_maps or {})}
+        for i, sample in enumerate(data_samples):
+            h, w = sample.metainfo.get('img_shape', depth.shape[-2:])[:2]
             ori = sample.metainfo.get('ori_shape')
-            if self.test_cfg['resize_to_ori'] and ori is not None and tuple(ori[:2]) != (h, w):
-                pred = F.interpolate(pred, size=tuple(ori[:2]), mode='bilinear', align_corners=True)
-            sample.pred_depth = PixelData(data=pred[0])
+            for name, batch in maps.items():
+                pred = batch[i, None, :, :h, :w]
+                if self.test_cfg['resize_to_ori'] and ori is not None and tuple(ori[:2]) != (h, w):
+                    pred = F.interpolate(pred, size=tuple(ori[:2]), mode='bilinear', align_corners=True)
+                setattr(sample, f'pred_{name}', PixelData(data=pred[0]))
         return data_samples

@@ -1,3 +1,4 @@
 from .defocus_aggregation import DefocusAggregation
+from .view_max_pool import ViewMaxPoolFusion
 
-__all__ = ['DefocusAggregation']
+__all__ = ['ViewMaxPoolFusion', 'DefocusAggregation']
