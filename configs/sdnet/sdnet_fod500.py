@@ -11,5 +11,7 @@ model = dict(
     defocus_head=dict(max_coc_px=8.0),  # the FoD500 camera blurs by at most about 3.5 px up to 3 m
     depth_net=dict(depth_scale=max_depth),
     train_cfg=dict(min_depth=0.1, max_depth=max_depth),
-    test_cfg=dict(view=2))
+    # frame 2 (0.3 m) in evaluation; a photo (tools/infer.py) is taken as shot like it
+    test_cfg=dict(view=2, focus_dist=0.3, camera=dict(focal_length=2.9e-3, f_number=1.0, pixel_size=3.1e-3 / 256)))
+infer_pipeline = [dict(type='LoadImage'), dict(type='PackDepthInputs')]
 work_dir = 'work_dirs/sdnet_fod500'

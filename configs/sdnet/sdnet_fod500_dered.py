@@ -9,5 +9,7 @@ max_depth = 3.0
 model = dict(
     depth_net=dict(depth_scale=max_depth),
     train_cfg=dict(min_depth=0.1, max_depth=max_depth),
-    test_cfg=dict(view=2))
+    # frame 2 (0.75 m) in evaluation; a photo (tools/infer.py) is taken as shot like it
+    test_cfg=dict(view=2, focus_dist=0.75, camera=dict(focal_length=7.2e-3, f_number=1.2, pixel_size=5.6e-6)))
+infer_pipeline = [dict(type='LoadImage'), dict(type='PackDepthInputs')]
 work_dir = 'work_dirs/sdnet_fod500_dered'

@@ -6,5 +6,8 @@ _base_ = [
     '../_base_/schedules/schedule_sdnet_40k.py', '../_base_/default_runtime.py'
 ]
 train_dataloader = dict(batch_size=4)
-model = dict(test_cfg=dict(view=2))
+# frame 2 (2.5 m) in evaluation; a photo (tools/infer.py) is resized to 320x240 and taken as shot like it (the NYUv2
+# generation camera, its 12 um pixels at 640 px are 24 um at 320 px)
+model = dict(test_cfg=dict(view=2, focus_dist=2.5, camera=dict(focal_length=50e-3, f_number=8.0, pixel_size=24e-6)))
+infer_pipeline = [dict(type='LoadImage'), {{_base_.resize}}, dict(type='PackDepthInputs')]
 work_dir = 'work_dirs/sdnet_nyu'

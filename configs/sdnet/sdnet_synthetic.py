@@ -44,7 +44,9 @@ model = dict(
     defocus_head=dict(max_coc_px=16.0),
     depth_net=dict(depth_scale=max_depth),
     train_cfg=dict(min_depth=0.1, max_depth=max_depth),
-    test_cfg=dict(view=3))
+    # one defocused frame: the stack's frame 3 in evaluation; a photo (tools/infer.py) is taken as shot like it
+    test_cfg=dict(view=3, focus_dist=3.0, camera=demo_camera))
+infer_pipeline = [dict(type='LoadImage'), dict(type='PackDepthInputs')]
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=5e-4),  # DEReD's optimiser

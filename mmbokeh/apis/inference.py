@@ -13,7 +13,10 @@ from mmbokeh.registry import MODELS
 from mmbokeh.structures import DepthDataSample
 
 ImageType = Union[str, Path, np.ndarray]
-_DEPTH_ONLY_TRANSFORMS = ('LoadDepth', 'mmbokeh.LoadDepth')
+# Transforms that need ground truth or dataset files (a focal stack rendered from depth, frames listed by a dataset):
+# dropped when predicting from a photo; SDNet then uses its test_cfg focus distance and camera.
+_DEPTH_ONLY_TRANSFORMS = tuple(f'{scope}{name}' for scope in ('', 'mmbokeh.')
+                               for name in ('LoadDepth', 'RenderFocalStack', 'LoadFocalStack'))
 
 
 def init_model(config: Union[str, Path, Config], checkpoint: Optional[Union[str, Path]] = None, device: str = 'cpu',

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch
 
@@ -46,14 +46,19 @@ def quat_to_rotmat(quats: torch.Tensor) -> torch.Tensor:
 
 
 def project_gaussians(means3d: torch.Tensor, scales: torch.Tensor, quats: torch.Tensor, opacities: torch.Tensor,
-                      colors: torch.Tensor, viewmat: torch.Tensor, K: torch.Tensor, focus_dist: Scalar,
-                      coc_strength: Scalar, near_plane: float, eps2d: float) -> Projected:
+                      colors: torch.Tensor, viewmat: torch.Tensor, K: torch.Tensor, focus_dist: Optional[Scalar],
+                      coc_strength: Optional[Scalar], near_plane: float, eps2d: float,
+                      coc_px: Optional[torch.Tensor] = None) -> Projected:
     """Project, widen each 2D covariance by its CoC, keep its energy, cull and sort front to back.
 
     The CoC radius of a Gaussian at camera depth z is ``coc = coc_strength * |1/z - 1/focus_dist|`` (px; the
-    calibrated K of :mod:`mmbokeh.optics`); its 2D covariance S = J W Sigma W^T J^T + eps2d I becomes
-    S' = S + a I with a = coc^2 / (2 ln 4), and its opacity is scaled by sqrt(det S / det S') so that the integral
-    of opacity x footprint, the energy it deposits, stays the same.
+    calibrated K of :mod:`mmbokeh.optics`), or ``coc_px[i]`` when a per-Gaussian radius [N] is given (then
+    ``focus_dist`` and ``coc_strength`` are not used). Its 2D covariance S = J W Sigma W^T J^T + eps2d I becomes
+    S' = S + a I with a = coc^2 / (2 ln 4): convolving the unnormalised splat ``o exp(-x^T S^-1 x / 2)`` with the
+    normalised kernel N(0, a I) gives ``o sqrt(det S / det S') exp(-x^T S'^-1 x / 2)``, so the opacity is scaled by
+    sqrt(det S / det S') and the integral of opacity x footprint, the energy it deposits, stays the same. The
+    variance a = c^2 / (2 ln 4) makes the kernel ``exp(-r^2 / (2 a))`` fall to 1/4 at r = c (DOF-GS's constant as
+    SDNet quotes it, the square restored; see docs/ops.md).
     """
     rot = viewmat[:3, :3]
     p = means3d @ rot.T + viewmat[:3, 3]
@@ -69,9 +74,13 @@ def project_gaussians(means3d: torch.Tensor, scales: torch.Tensor, quats: torch.
                       dim=-1).reshape(-1, 2, 3)
     cov2d = jac @ cov_cam @ jac.transpose(1, 2)
     sxx, sxy, syy = cov2d[:, 0, 0] + eps2d, cov2d[:, 0, 1], cov2d[:, 1, 1] + eps2d
-    inv_depth_gap = 1.0 / z - 1.0 / focus_dist
-    coc = coc_strength * inv_depth_gap.abs()
-    widen = (coc_strength * inv_depth_gap)**2 / COC_VARIANCE_DIVISOR
+    if coc_px is None:
+        inv_depth_gap = 1.0 / z - 1.0 / focus_dist
+        coc = coc_strength * inv_depth_gap.abs()
+        widen = (coc_strength * inv_depth_gap)**2 / COC_VARIANCE_DIVISOR
+    else:
+        coc = coc_px[idx]
+        widen = coc * coc / COC_VARIANCE_DIVISOR
     det = sxx * syy - sxy * sxy
     wxx, wyy = sxx + widen, syy + widen
     wdet = wxx * wyy - sxy * sxy

@@ -72,13 +72,14 @@ def rasterize_gaussians_dof(means3d: torch.Tensor,
                             K: torch.Tensor,
                             width: int,
                             height: int,
-                            focus_dist: Scalar,
-                            coc_strength: Scalar,
+                            focus_dist: Optional[Scalar],
+                            coc_strength: Optional[Scalar],
                             background: Optional[torch.Tensor] = None,
                             near_plane: float = 0.01,
                             eps2d: float = 0.3,
                             tile_size: int = 16,
-                            impl: Optional[str] = None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                            impl: Optional[str] = None,
+                            coc_px: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Render 3D Gaussians through a thin lens focused at ``focus_dist``.
 
     Each Gaussian is projected (EWA, 2D covariance S = J W Sigma W^T J^T + eps2d I), widened by its circle of
@@ -89,14 +90,26 @@ def rasterize_gaussians_dof(means3d: torch.Tensor,
     ``focus_dist`` to differentiate through the camera too). Projection and binning run in PyTorch; compositing runs
     in the chosen implementation (reference: dense over pixels x Gaussians; cpu/cuda: per 16x16 tile).
 
+    The widening is the convolution of the unnormalised splat o exp(-x^T S^-1 x / 2) with the normalised kernel
+    N(0, a I): covariance S + a I and opacity factor sqrt(det S / det(S + a I)). a = coc^2 / (2 ln 4) makes the
+    kernel fall to 1/4 of its peak at r = coc (DOF-GS's constant as SDNet quotes it, the square restored).
+
+    ``coc_px`` [N] (px, finite, >= 0) gives each Gaussian its own CoC radius instead of the thin-lens formula, e.g.
+    a CoC map predicted by a network and sampled at the projected centres (SDNet, docs/ops.md). Then
+    ``focus_dist`` and ``coc_strength`` are not used and may be ``None``; values that are given are still
+    validated. Gradients reach ``coc_px`` through every implementation (the widening is autograd; the compositors
+    differentiate w.r.t. the widened conics and opacities).
+
     Args:
         means3d: [N,3] world positions. scales: [N,3] standard deviations along the local axes.
         quats: [N,4] rotations (w, x, y, z), normalised internally. opacities: [N] in [0, 1].
         colors: [N,C]. viewmat: [4,4] world-to-camera. K: [3,3] intrinsics (pixels).
         width, height: image size in pixels.
         focus_dist: focus distance in metres (> 0). coc_strength: K in pixels x metres (>= 0; 0 = pinhole).
+            Both may be ``None`` when ``coc_px`` is given.
         background: optional [C] colour behind everything.
         near_plane: Gaussians with camera z <= near_plane are dropped.
+        coc_px: optional [N] per-Gaussian CoC radius in pixels, same dtype and device as ``means3d``.
 
     Returns:
         color [H,W,C]; depth [H,W], the alpha-weighted expected depth sum(z_i w_i) / sum(w_i) (SDNet eq. 13),
@@ -119,15 +132,24 @@ def rasterize_gaussians_dof(means3d: torch.Tensor,
     for name, v in (('width', width), ('height', height), ('tile_size', tile_size)):
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0 or v > 16384:
             raise ValueError(f'{name} must be an integer in [1, 16384], got {v!r}')
-    _check_scalar('focus_dist', focus_dist, positive=True)
-    _check_scalar('coc_strength', coc_strength, positive=False)
+    if coc_px is None:
+        _check_scalar('focus_dist', focus_dist, positive=True)
+        _check_scalar('coc_strength', coc_strength, positive=False)
+    else:
+        _check_tensor('coc_px', coc_px, (n,), means3d)
+        if bool((coc_px.detach() < 0).any()):
+            raise ValueError(f'coc_px must be >= 0, got a minimum of {float(coc_px.detach().min())}')
+        if focus_dist is not None:
+            _check_scalar('focus_dist', focus_dist, positive=True)
+        if coc_strength is not None:
+            _check_scalar('coc_strength', coc_strength, positive=False)
     _check_scalar('near_plane', near_plane, positive=True)
     _check_scalar('eps2d', eps2d, positive=False)
     if background is not None:
         _check_tensor('background', background, (colors.shape[1],), means3d)
     which = resolve_impl(impl, means3d.device)
     proj = project_gaussians(means3d, scales, quats, opacities, colors, viewmat, K, focus_dist, coc_strength,
-                             near_plane, eps2d)
+                             near_plane, eps2d, coc_px=coc_px)
     m = proj.means2d.shape[0]
     if m == 0:
         color = colors.new_zeros(height, width, colors.shape[1]) + 0 * colors.sum()

@@ -149,3 +149,67 @@ def test_gaussians_behind_the_camera_are_dropped(cpu_ext):
     for impl in ('reference', 'cpu'):
         color, depth, alpha = _render(params, impl, background=torch.tensor([0.25], dtype=torch.float64))
         assert (alpha == 0).all() and (depth == 0).all() and (color == 0.25).all()
+
+
+def _thin_lens_coc(means, focus, strength):
+    # camera = world in these tests (viewmat = identity), so the camera depth is means[:, 2]
+    return strength * (1 / means[:, 2] - 1 / focus).abs()
+
+
+@pytest.mark.parametrize('impl', ['reference', 'cpu'])
+def test_coc_px_equal_to_the_thin_lens_gives_the_same_rendering(cpu_ext, impl):
+    g = torch.Generator().manual_seed(5)
+    base = _scene(60, g)
+    outs, grads = [], []
+    for per_gaussian in (False, True):
+        params = [p.clone().requires_grad_() for p in base]
+        view, K = _camera(40, 32, 36.0)
+        if per_gaussian:  # CoC computed outside the op, differentiably from the means: same values, same chain
+            out = rasterize_gaussians_dof(*params, view, K, 40, 32, None, None, impl=impl,
+                                          coc_px=_thin_lens_coc(params[0], 2.5, 6.0))
+        else:
+            out = rasterize_gaussians_dof(*params, view, K, 40, 32, 2.5, 6.0, impl=impl)
+        weights = [torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view(o.shape) for o in out]
+        sum((o * w).sum() for o, w in zip(out, weights)).backward()
+        outs.append(out)
+        grads.append([p.grad for p in params])
+    assert float(outs[0][2].detach().max()) > 0.5
+    for a, b in zip(*outs):
+        torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-12)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize('impl', ['reference', 'cpu'])
+def test_gradcheck_coc_px(cpu_ext, impl):
+    g = torch.Generator().manual_seed(3)
+    params = _scene(4, g)
+    view, K = _camera(12, 10, 36.0)
+    coc = torch.tensor([0.7, 1.6, 2.3, 3.1], dtype=torch.float64, requires_grad=True)
+
+    def fn(c):
+        return rasterize_gaussians_dof(*params, view, K, 12, 10, None, None, impl=impl, coc_px=c)
+
+    assert gradcheck(fn, (coc, ), eps=1e-6, atol=1e-6, rtol=1e-4)
+    sum(o.sum() for o in fn(coc)).backward()
+    assert (coc.grad.abs() > 0).all()  # every Gaussian's CoC moves the image
+
+
+def test_coc_px_validation():
+    params = _single(2.0)
+    view, K = _camera(16, 16, 20.0)
+    bad = {
+        'wrong shape': torch.zeros(2, dtype=torch.float64),
+        'negative': torch.tensor([-0.5], dtype=torch.float64),
+        'NaN': torch.tensor([float('nan')], dtype=torch.float64),
+        'inf': torch.tensor([float('inf')], dtype=torch.float64),
+    }
+    for coc in bad.values():
+        with pytest.raises(ValueError, match='coc_px'):
+            rasterize_gaussians_dof(*params, view, K, 16, 16, 1.0, 2.0, impl='reference', coc_px=coc)
+    # focus_dist / coc_strength may be None only with coc_px, and given values are still validated
+    with pytest.raises(TypeError, match='focus_dist'):
+        rasterize_gaussians_dof(*params, view, K, 16, 16, None, 2.0, impl='reference')
+    with pytest.raises(ValueError, match='coc_strength'):
+        rasterize_gaussians_dof(*params, view, K, 16, 16, None, -1.0, impl='reference',
+                                coc_px=torch.zeros(1, dtype=torch.float64))
