@@ -23,4 +23,7 @@ default_hooks = dict(
                     backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DepthVisualizationHook'),
+    # FaultTolerantDataset(skip_corrupt=True): the count of skipped samples per epoch / val / test run, summed over
+    # dataloader workers and ranks (a no-op for other datasets)
+    skipped_samples=dict(type='SkippedSamplesHook'),
 )

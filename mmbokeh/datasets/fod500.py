@@ -9,7 +9,7 @@ from mmbokeh.optics import DEFOCUSNET_DERED, FOD500
 from mmbokeh.registry import DATASETS
 
 from .focal_stack_base import BaseFocalStackDataset
-from .transforms.focal_stack import CameraSpec
+from .transforms.focal_stack import CameraSpec, check_focus_dists
 
 #: DefocusNet's Blender camera: f 2.9 mm, N 1 (its README), 3.1 mm sensor over 256 px (yfujimura/DDFS,
 #: dataset/DefocusNet/compute_cost_volume_scaling.py): 12.1 um, where the ``fod500`` preset rounds to DEReD's 12 um.
@@ -84,10 +84,13 @@ class FoD500Dataset(BaseFocalStackDataset):
             raise ValueError(f"FoD500Dataset split must be 'train', 'val' or 'test', got {split!r}")
         self.layout, self.split = layout, split
         self.spec = LAYOUTS[layout]
-        self.focus = tuple(float(f) for f in (focus_dists or self.spec['focus_dists']))
         self.num_frames = int(num_frames)
+        focus_dists = self.spec['focus_dists'] if focus_dists is None else focus_dists
+        self.focus = tuple(float(f) for f in check_focus_dists(
+            focus_dists, self.spec['camera'] if camera is None else camera, 'FoD500Dataset'))
         if len(self.focus) != self.num_frames:
-            raise ValueError(f'FoD500Dataset: {len(self.focus)} focus distances for num_frames={num_frames}')
+            raise ValueError(f'FoD500Dataset focus_dists must have one focus distance per frame, num_frames='
+                             f'{self.num_frames}; got {len(self.focus)}: {list(focus_dists)!r}')
         self.train_scenes = int(train_scenes)
         folder = self.spec['folder'].format(split='test' if split == 'val' else split)
         data_prefix = dict(img_path=folder) if data_prefix is None else data_prefix

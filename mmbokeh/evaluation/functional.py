@@ -13,11 +13,15 @@ CropType = Union[None, str, Sequence[int]]
 
 
 def check_crop(crop: CropType) -> None:
-    """Raise ValueError unless ``crop`` is None, 'nyu_eigen' or a (tuple or list) of four ints."""
+    """Raise ValueError unless ``crop`` is None, 'nyu_eigen' or a (tuple or list) of four ints
+    (top, bottom, left, right) with ``0 <= top < bottom`` and ``0 <= left < right`` (whether it fits the ground
+    truth is checked per image by :func:`crop_box`)."""
     ok = crop is None or (isinstance(crop, str) and crop == 'nyu_eigen') or (
-        isinstance(crop, (tuple, list)) and len(crop) == 4 and all(isinstance(v, (int, np.integer)) for v in crop))
+        isinstance(crop, (tuple, list)) and len(crop) == 4 and all(isinstance(v, (int, np.integer)) for v in crop)
+        and 0 <= crop[0] < crop[1] and 0 <= crop[2] < crop[3])
     if not ok:
-        raise ValueError(f"crop must be None, 'nyu_eigen' or (top, bottom, left, right) ints, got {crop!r}")
+        raise ValueError("crop must be None, 'nyu_eigen' or (top, bottom, left, right) ints with 0 <= top < bottom "
+                         f'and 0 <= left < right (Python slice bounds), got {crop!r}')
 
 
 def crop_box(crop: CropType, shape: Tuple[int, int], where: str = '') -> Optional[Tuple[int, int, int, int]]:
@@ -37,7 +41,8 @@ def crop_box(crop: CropType, shape: Tuple[int, int], where: str = '') -> Optiona
     top, bottom, left, right = (int(v) for v in crop)  # type: ignore[union-attr]
     if not (0 <= top < bottom <= shape[0] and 0 <= left < right <= shape[1]):
         raise ValueError(f'crop (top, bottom, left, right)={tuple(crop)} does not fit a {shape[0]}x{shape[1]} '
-                         f'ground truth{where}')
+                         f'ground truth{where}: it needs 0 <= top < bottom <= {shape[0]} and '
+                         f'0 <= left < right <= {shape[1]}')
     return top, bottom, left, right
 
 

@@ -98,7 +98,10 @@ class BokehStackGenerator(BaseTransform):
         if self.backend.needs_k and not self.k_selection.renders:
             raise ValueError(f'BokehStackGenerator: the {name} renders the K values it is given; set k_values or '
                              'k_range + num_k')
-        self.focus = parse_focus(focus)
+        try:
+            self.focus = parse_focus(focus)
+        except ValueError as err:
+            raise ValueError(f'BokehStackGenerator {err}') from None
         self.seed = seed
         self.fg_mask_key = fg_mask_key
 

@@ -42,6 +42,27 @@ def camera_dict(camera: Optional[CameraSpec], image_size: Optional[Tuple[int, in
     return {f: float(camera[f]) for f in CAMERA_FIELDS}
 
 
+#: ``impl`` values of :func:`mmbokeh.ops.psf_blur` (``mmbokeh.ops._backend.IMPLS`` plus automatic), checked when a
+#: transform is built; not imported from the ops, which load lazily.
+PSF_IMPLS = (None, 'auto', 'reference', 'cpu', 'cuda')
+
+
+def check_focus_dists(focus_dists: Sequence[float], camera: Optional[CameraSpec], who: str) -> np.ndarray:
+    """``focus_dists`` as a (S,) float32 array of finite metres beyond the camera's focal length (a thin lens
+    focused at or inside its focal length forms no real image); ValueError naming ``who``'s field and the accepted
+    values otherwise. ``camera`` None: only positivity is checked."""
+    try:
+        dists = np.asarray(focus_dists, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        dists = np.zeros(0)
+    focal = None if camera is None else float(camera_dict(camera)['focal_length'])
+    bound = f'> the focal_length {focal:g} m of the camera' if focal is not None else '> 0'
+    if not len(dists) or not np.all(np.isfinite(dists)) or not np.all(dists > (focal or 0.0)):
+        raise ValueError(f'{who} focus_dists must be a non-empty list of finite focus distances in metres, each '
+                         f'{bound} (a lens cannot focus closer than its focal length); got {focus_dists!r}')
+    return dists.astype(np.float32)
+
+
 def focal_stack_coc(depth: np.ndarray, focus_dists: Sequence[float], camera: Mapping[str, float]) -> np.ndarray:
     """CoC radius in pixels of every pixel in every frame (SDNet eq. 2, :func:`mmbokeh.optics.coc_radius_px`).
 
@@ -117,9 +138,10 @@ class RenderFocalStack(BaseTransform):
             if not isinstance(self.camera, CameraPreset):
                 raise ValueError('RenderFocalStack: focus_dists is needed when camera is a dict')
             focus_dists = self.camera.focus_distances
-        self.focus_dists = np.asarray(focus_dists, np.float32).reshape(-1)
-        if not len(self.focus_dists) or not np.all(self.focus_dists > 0):
-            raise ValueError(f'RenderFocalStack: focus_dists must be positive metres, got {focus_dists!r}')
+        self.focus_dists = check_focus_dists(focus_dists, self.camera, 'RenderFocalStack')
+        if impl not in PSF_IMPLS:
+            raise ValueError(f'RenderFocalStack impl must be one of {PSF_IMPLS} (the psf_blur implementation), got '
+                             f'{impl!r}')
         if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
             raise ValueError(f'RenderFocalStack: window must be an odd positive int, got {window!r}')
         if depth_clip is not None and not (len(depth_clip) == 2 and 0 < depth_clip[0] < depth_clip[1]):

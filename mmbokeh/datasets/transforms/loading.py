@@ -15,6 +15,40 @@ DEFAULT_EXR_CHANNELS = ('Y', 'R', 'Z', 'depth')
 DEFAULT_DEPTH_SCALE = 1000.0
 
 
+def check_backend_args(backend_args: Optional[dict], who: str) -> None:
+    """Raise when ``backend_args`` names a file backend mmengine does not know (it would fail at the first file with
+    a bare ``KeyError``)."""
+    if backend_args is None:
+        return
+    if not isinstance(backend_args, dict):
+        raise TypeError(f'{who} backend_args must be a dict (mmengine file backend arguments) or None, got '
+                        f'{type(backend_args).__name__}')
+    name = backend_args.get('backend')
+    try:
+        from mmengine.fileio.backends.registry_utils import backends
+    except ImportError:  # another mmengine layout: leave the check to mmengine
+        return
+    if name is not None and name not in backends:
+        raise ValueError(f"{who} backend_args['backend'] must be one of the registered mmengine file backends "
+                         f'{sorted(backends)}, got {name!r}')
+
+
+def _check_decoding(color_type, imdecode_backend: str, who: str) -> None:
+    """Raise when mmcv cannot decode with ``color_type`` / ``imdecode_backend`` (mmcv would fail on every file,
+    which the loader would report as corrupt files)."""
+    flags = sorted(mmcv.image.io.imread_flags)
+    if isinstance(color_type, bool) or not (isinstance(color_type, int) or color_type in flags):
+        raise ValueError(f'{who} color_type must be one of {flags} (or an OpenCV imread flag int), got '
+                         f'{color_type!r}')
+    supported = list(mmcv.image.io.supported_backends)
+    if imdecode_backend not in supported:
+        raise ValueError(f'{who} imdecode_backend must be one of {supported}, got {imdecode_backend!r}')
+    needs = dict(turbojpeg=('TurboJPEG', 'PyTurboJPEG'), tifffile=('tifffile', 'tifffile'), pillow=('Image', 'Pillow'))
+    if imdecode_backend in needs and getattr(mmcv.image.io, needs[imdecode_backend][0], None) is None:
+        raise ValueError(f"{who} imdecode_backend={imdecode_backend!r} needs the {needs[imdecode_backend][1]} package, "
+                         f"which is not installed; install it or use imdecode_backend='cv2'")
+
+
 def _read_bytes(path: str, what: str, backend_args: Optional[dict]) -> bytes:
     """Read a whole file; a missing file raises FileNotFoundError naming it and saying what it should hold."""
     try:
@@ -39,6 +73,8 @@ class LoadImage(BaseTransform):
 
     def __init__(self, to_float32: bool = False, color_type: str = 'color', imdecode_backend: str = 'cv2',
                  backend_args: Optional[dict] = None) -> None:
+        _check_decoding(color_type, imdecode_backend, type(self).__name__)
+        check_backend_args(backend_args, type(self).__name__)
         self.to_float32 = to_float32
         self.color_type = color_type
         self.imdecode_backend = imdecode_backend
@@ -98,8 +134,9 @@ class LoadFocalStack(LoadImage):
             raise ValueError(f'Focal stack frames {frames[0].shape} ({paths[0]}) are not aligned with img '
                              f'{tuple(results["img"].shape)} ({results.get("img_path")})')
         if 'focus_dists' in results and np.size(results['focus_dists']) != len(frames):
-            raise ValueError(f'LoadFocalStack: {np.size(results["focus_dists"])} focus distances for '
-                             f'{len(frames)} frames ({paths[0]}, ...)')
+            raise ValueError(f'LoadFocalStack: focus_dists has {np.size(results["focus_dists"])} values for the '
+                             f'{len(frames)} frames of focal_stack_paths (one focus distance per frame) '
+                             f'({paths[0]}, ...)')
         results['focal_stack'] = np.stack(frames)
         if 'img' not in results:
             if results.get('img_frame') is not None:
@@ -148,6 +185,7 @@ class LoadDepth(BaseTransform):
             raise ValueError(f'LoadDepth depth_scale must be > 0, got {depth_scale}')
         if clip_range is not None and not (len(clip_range) == 2 and 0 <= clip_range[0] < clip_range[1]):
             raise ValueError(f'LoadDepth clip_range must be (lo, hi) metres with 0 <= lo < hi, got {clip_range!r}')
+        check_backend_args(backend_args, 'LoadDepth')
         self.clip_range = None if clip_range is None else (float(clip_range[0]), float(clip_range[1]))
         self.depth_scale = None if depth_scale is None else float(depth_scale)
         self.exr_channel = exr_channel

@@ -10,18 +10,18 @@ def valid_depth_pixels(pred: torch.Tensor, target: torch.Tensor, valid_mask: Opt
 
     Args:
         pred: [B, 1, H, W] or [B, H, W] predicted depth, metres.
-        target: same shape as ``pred``, metres; 0 (or any value <= 0) marks an invalid pixel.
-        valid_mask: bool, same shape, or None for ``target > 0``.
+        target: same shape as ``pred``, metres; 0 (or any value <= 0), NaN and +-inf mark an invalid pixel.
+        valid_mask: bool, same shape, or None for every valid ``target`` pixel.
         loss_cls: name of the calling loss, for error messages.
 
     Returns:
-        bool tensor of ``pred``'s shape: ``valid_mask & (target > 0)``.
+        bool tensor of ``pred``'s shape: ``valid_mask & (target > 0) & isfinite(target)``.
     """
     if pred.dim() not in (3, 4) or (pred.dim() == 4 and pred.shape[1] != 1):
         raise ValueError(f'{loss_cls}: pred must be [B, 1, H, W] or [B, H, W], got {tuple(pred.shape)}')
     if pred.shape != target.shape:
         raise ValueError(f'{loss_cls}: pred shape {tuple(pred.shape)} != target shape {tuple(target.shape)}')
-    positive = target > 0
+    positive = (target > 0) & torch.isfinite(target)  # an infinite ground truth (e.g. sky) is no depth to fit
     if valid_mask is None:
         return positive
     if valid_mask.dtype != torch.bool:
@@ -56,12 +56,13 @@ class MaskedDepthLoss(torch.nn.Module):
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor,
                 valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """pred, target: [B, 1, H, W] or [B, H, W] metres; valid_mask: bool, same shape (None: target > 0).
+        """pred, target: [B, 1, H, W] or [B, H, W] metres; valid_mask: bool, same shape (None: finite target > 0).
 
-        Returns a scalar. With no valid pixel it is 0 and still connected to ``pred`` (``pred[mask].sum() * 0``, so a
-        NaN or inf in a masked-out pixel never leaks into the loss).
+        Returns a float32 scalar (also under autocast, whatever ``pred``'s dtype). With no valid pixel it is 0 and
+        still connected to ``pred`` (``pred[mask].sum() * 0``, so a NaN or inf in a masked-out pixel never leaks into
+        the loss).
         """
         mask = valid_depth_pixels(pred, target, valid_mask, type(self).__name__)
         if not bool(mask.any()):
-            return pred[mask].sum() * 0.0
+            return pred[mask].float().sum() * 0.0
         return self.loss_weight * self.pixel_loss(pred[mask].float(), target[mask].float())

@@ -71,6 +71,12 @@ class UniDepthConfidenceLoss(_UniDepthLoss):
     def forward(self, outputs: Outputs, target: torch.Tensor, valid_mask: torch.Tensor) -> torch.Tensor:
         pred, target = outputs['depth'].float(), target.float()
         log_conf = outputs['confidence'].float().log()
+        # Pixels outside the mask are replaced before any arithmetic (not just weighted by 0 after it): a NaN or inf
+        # there (a hole in the ground truth, a diverged prediction) would otherwise make the loss or the gradient NaN.
+        valid_mask = valid_mask & torch.isfinite(target)
+        pred = torch.where(valid_mask, pred, torch.ones_like(pred))
+        target = torch.where(valid_mask, target, torch.ones_like(target))
+        log_conf = torch.where(valid_mask, log_conf, torch.zeros_like(log_conf))
         scaled = []
         for p, t, m in zip(pred, target, valid_mask):
             scaled.append(p * torch.median(t[m]) / torch.median(p[m]) if bool(m.any()) else p)
@@ -95,6 +101,6 @@ class UniDepthCameraLoss(_UniDepthLoss):
     def forward(self, outputs: Outputs, target: torch.Tensor, valid_mask: torch.Tensor) -> torch.Tensor:
         pred = outputs['rays_pred']
         if outputs.get('rays_gt') is None:
-            return pred.sum() * 0.0
+            return pred.float().sum() * 0.0
         error = (pred.float() - outputs['rays_gt'].float()).square().mean(1).mean(-1)
         return self.loss_weight * torch.sqrt(error + 1e-4).mean()
