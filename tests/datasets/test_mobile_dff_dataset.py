@@ -10,6 +10,7 @@ from mmengine.registry import init_default_scope
 
 from mmbokeh.datasets.mobile_dff import normalise_focus
 from mmbokeh.registry import DATASETS
+from mmbokeh.visualization import depth_sample_layout
 
 ROOT = Path(__file__).resolve().parents[2]
 # calibrated focus of frames a00..a05 (not in focus order), aperture 2.5, focal length 40.0
@@ -121,4 +122,5 @@ def test_test_tool_saves_a_depth_image_per_scene(tmp_path):
     drawn = sorted((tmp_path / 'w' / 'vis').glob('*.png'))
     assert [p.name.split('_')[0] for p in drawn] == ['keyboard', 'metals']  # one per scene, named by its frame
     image = cv2.imread(str(drawn[0]))
-    assert image.shape[0] == 10 and image.shape[1] >= 2 * 14  # the 10x14 frame | its predicted depth
+    # the 10x14 frame | its predicted depth (no ground truth, no error panel), with the row of the 5 stack frames
+    assert image.shape[:2] == depth_sample_layout((10, 14), gt=False, error=False, num_frames=5)['size']

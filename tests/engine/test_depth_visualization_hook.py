@@ -15,7 +15,7 @@ from mmengine.visualization import Visualizer
 from mmbokeh.engine import DepthVisualizationHook
 from mmbokeh.registry import HOOKS
 from mmbokeh.structures import DepthDataSample
-from mmbokeh.visualization import DepthLocalVisualizer
+from mmbokeh.visualization import DepthLocalVisualizer, colorize_values, depth_sample_layout
 
 H, W = 12, 16
 
@@ -42,9 +42,17 @@ def fake_runner(tmp_path, visualizer=None):
     return SimpleNamespace(visualizer=vis, iter=7, work_dir=str(tmp_path))
 
 
-def rgb_panel(path):
-    """First (image) panel of a saved drawing, as RGB."""
-    return cv2.imread(str(path))[:, :W, ::-1]
+def rgb_panel(path, **layout):
+    """The image panel of a saved drawing (RGB), shrunk back from the panel size (an exact 16x enlargement)."""
+    x, y, w, h = depth_sample_layout((H, W), **layout)['boxes']['image']
+    panel = cv2.imread(str(path))[y:y + h, x:x + w, ::-1]
+    assert panel.shape == (16 * H, 16 * W, 3)
+    return panel
+
+
+def enlarged(img):
+    """An [H, W, 3] image as the image panel shows it (linear, to the minimum panel height 192 = 16 H)."""
+    return cv2.resize(np.ascontiguousarray(img), (16 * W, 16 * H), interpolation=cv2.INTER_LINEAR)
 
 
 def test_test_iter_writes_one_png_per_image_from_inputs_and_files(tmp_path):
@@ -61,30 +69,45 @@ def test_test_iter_writes_one_png_per_image_from_inputs_and_files(tmp_path):
     out_dir = tmp_path / 'show'
     assert sorted(os.listdir(out_dir)) == sorted(['demo_0.png', f'{tmp_path.name}_real.png', 'demo_2.png'])
     # synthetic: the image panel is the uint8 CHW BGR input, turned into RGB
-    np.testing.assert_array_equal(rgb_panel(out_dir / 'demo_2.png'), inputs[2].permute(1, 2, 0).numpy()[..., ::-1])
+    np.testing.assert_array_equal(rgb_panel(out_dir / 'demo_2.png'),
+                                  enlarged(inputs[2].permute(1, 2, 0).numpy()[..., ::-1]))
     # real: read from img_path
-    np.testing.assert_array_equal(rgb_panel(out_dir / f'{tmp_path.name}_real.png'), real[..., ::-1])
-    assert cv2.imread(str(out_dir / 'demo_0.png')).shape == (H, 3 * W, 3)
+    np.testing.assert_array_equal(rgb_panel(out_dir / f'{tmp_path.name}_real.png'), enlarged(real[..., ::-1]))
+    assert cv2.imread(str(out_dir / 'demo_0.png')).shape == depth_sample_layout((H, W))['size'] + (3, )
 
 
-def test_stack_in_the_inputs_is_drawn_with_its_k(tmp_path):
+@pytest.mark.parametrize('key, units, label', [('stack_k', None, 'k'), ('stack_focus', None, 'focus'),
+                                               ('stack_focus', 'm', 'focus'),
+                                               ('stack_focus', 'dfv_normalised', 'focus {:.2f}')])
+def test_stack_in_the_inputs_is_drawn_with_its_k_or_focus(tmp_path, key, units, label):
+    """Bokeh stacks are labelled by K, focal stacks by focus distance in metres, or unitless when the sample's
+    ``focus_units`` says the focus is normalised (Mobile Depth)."""
     runner = fake_runner(tmp_path)
     hook = DepthVisualizationHook(draw=True, test_out_dir='show')
     hook.before_run(runner)
-    stack = torch.zeros(2, 4, 3, 4 * H, 4 * W, dtype=torch.uint8)  # large enough for the K labels not to cover
+    stack = torch.zeros(2, 4, 3, 4 * H, 4 * W, dtype=torch.uint8)
     stack[1, :, 2] = 255  # sample 1: pure red frames (BGR)
-    inputs = dict(img=[bgr_chw(0), bgr_chw(1)], stack=list(stack), stack_k=[torch.tensor([1., 2, 3, 4])] * 2)
+    inputs = {'img': [bgr_chw(0), bgr_chw(1)], 'stack': list(stack), key: [torch.tensor([1., 2, 3, 4])] * 2}
     outputs = [depth_sample('synthetic://demo/0'), depth_sample('synthetic://demo/1')]
+    if units is not None:
+        for ds in outputs:
+            ds.set_metainfo(dict(focus_units=units))
     hook.after_test_iter(runner, 0, dict(inputs=inputs, data_samples=outputs), outputs)
     drawn = cv2.imread(str(tmp_path / 'show' / 'demo_1.png'))[..., ::-1]
-    assert drawn.shape == (H, 4 * W, 3)  # image | gt | pred | 2 x 2 stack grid fitted to the image height
+    layout = depth_sample_layout((H, W), num_frames=4)
+    assert drawn.shape == layout['size'] + (3, )  # row 1: image | gt | pred | bar | error | bar; row 2: 4 frames
+    x, y, w, h = layout['boxes']['frame_3']
+    assert (drawn[y:y + h, x:x + w] == [255, 0, 0]).all()  # red, in RGB
     image = inputs['img'][1].permute(1, 2, 0).numpy()[..., ::-1]
 
-    def expected(frames):
-        return runner.visualizer.draw_depth_sample(image, outputs[1], stack=frames, stack_values=[1., 2, 3, 4])
+    def expected(frames, stack_label=label):
+        return runner.visualizer.draw_depth_sample(image, outputs[1], stack=frames, stack_values=[1., 2, 3, 4],
+                                                   stack_label=stack_label)
 
-    np.testing.assert_array_equal(drawn, expected(stack[1]))  # sample 1's own stack and K
+    np.testing.assert_array_equal(drawn, expected(stack[1]))  # sample 1's own stack, values and kind of label
     assert not np.array_equal(drawn, expected(stack[0]))
+    for other in {'k', 'focus', 'focus {:.2f}'} - {label}:
+        assert not np.array_equal(drawn, expected(stack[1], other))
 
 
 def test_test_iter_without_out_dir_uses_vis_backends(tmp_path):
@@ -179,4 +202,8 @@ def test_runner_test_end_to_end(tmp_path):
     assert metrics['d1'] == 1.0
     assert sorted(os.listdir(tmp_path / 'show')) == [f'toy_{i}.png' for i in range(5)]
     expected = bgr_chw(3).permute(1, 2, 0).numpy()[..., ::-1]
-    np.testing.assert_array_equal(rgb_panel(tmp_path / 'show' / 'toy_3.png'), expected)
+    np.testing.assert_array_equal(rgb_panel(tmp_path / 'show' / 'toy_3.png'), enlarged(expected))
+    # the error panel: abs_rel 0.1 everywhere, one colour, that of 0.1 on the error bar's 0 .. 0.5
+    x, y, w, h = depth_sample_layout((H, W))['boxes']['error']
+    error = cv2.imread(str(tmp_path / 'show' / 'toy_3.png'))[y:y + h, x:x + w, ::-1]
+    assert (error == colorize_values(np.full((1, 1), 0.1), 0.0, 0.5, 'viridis')[0, 0]).all()

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmbokeh.visualization import colorize_depth
+from mmbokeh.visualization import colorize_depth, colorize_values
 
 
 def mpl_rgb(name, x):
@@ -44,3 +44,20 @@ def test_bad_arguments():
         colorize_depth(np.ones((2, 2, 2)))
     with pytest.raises(ValueError, match='channel_order'):
         colorize_depth(np.ones((2, 2)), channel_order='hsv')
+
+
+def test_colorize_values_zero_is_a_value_and_mask():
+    values = np.array([[0.0, 0.25, 0.5, 1.0], [np.nan, 0.1, -1.0, 0.3]])
+    valid = np.array([[True] * 4, [True, False, True, True]])
+    out = colorize_values(values, 0.0, 0.5, 'viridis', valid=valid)
+    np.testing.assert_array_equal(out[0], mpl_rgb('viridis', [0.0, 0.5, 1.0, 1.0]))  # 0 coloured, 1.0 clipped
+    assert (out[1, :2] == 0).all()  # not finite, masked out
+    np.testing.assert_array_equal(out[1, 2:], mpl_rgb('viridis', [0.0, 0.6]))
+    np.testing.assert_array_equal(colorize_values(torch.tensor(values)[None], 0.0, 0.5, 'plasma'),
+                                  colorize_values(values, 0.0, 0.5, 'plasma'))
+    np.testing.assert_array_equal(colorize_values(values, 0.0, 0.5, channel_order='bgr'),
+                                  colorize_values(values, 0.0, 0.5)[..., ::-1])
+    with pytest.raises(ValueError, match='does not match'):
+        colorize_values(values, 0.0, 1.0, valid=np.ones((3, 3), bool))
+    with pytest.raises(ValueError, match='cmap must be one of'):
+        colorize_values(values, 0.0, 1.0, cmap='jet')

@@ -16,8 +16,9 @@ SYNTHETIC_PREFIX = 'synthetic://'
 
 @HOOKS.register_module()
 class DepthVisualizationHook(Hook):
-    """Draws ``image | gt | pred | stack`` with the runner's DepthLocalVisualizer (mmseg's SegVisualizationHook
-    conventions).
+    """Draws each sample with the runner's DepthLocalVisualizer (labelled image, gt, prediction, abs_rel error and
+    defocus panels with colour bars, the stack below; see its docstring) following mmseg's SegVisualizationHook
+    conventions.
 
     Validation: the first sample of every ``interval``-th batch goes to the vis backends as ``val_<file name>`` at
     the current training iteration. Test: every sample is drawn; with ``test_out_dir`` each becomes
@@ -25,7 +26,8 @@ class DepthVisualizationHook(Hook):
     ``runner.work_dir``), otherwise it goes to the vis backends as ``test_<file name>`` at step 1, 2, ...
     (``tools/test.py --show-dir`` can set the visualizer's save_dir, as mmseg does, or ``test_out_dir``).
     Images are read from ``img_path`` (RGB) or, for ``synthetic://`` paths, taken from ``data_batch['inputs']['img']``
-    (uint8 [3, H, W] BGR); a stack in ``data_batch['inputs']`` is drawn with its K (or focus distances).
+    (uint8 [3, H, W] BGR); a stack in ``data_batch['inputs']`` is drawn with its K (``stack_k``, labels ``K=10``) or
+    focus distances (``stack_focus``, labels ``focus 0.30 m``).
 
     Args:
         draw: draw at all; False makes the hook a no-op.
@@ -71,7 +73,7 @@ class DepthVisualizationHook(Hook):
         name = f'val_{osp.basename(sample.img_path)}'
         runner.visualizer.add_datasample(name, self._image(data_batch, 0, sample), data_sample=sample,
                                          show=self.show, wait_time=self.wait_time, step=runner.iter,
-                                         **self._stack(data_batch, 0))
+                                         **self._stack(data_batch, 0, sample))
 
     def after_test_iter(self, runner, batch_idx: int, data_batch: dict = None, outputs: Sequence = None) -> None:
         if not self.draw or not outputs:
@@ -85,7 +87,7 @@ class DepthVisualizationHook(Hook):
             out_file = None if out_dir is None else osp.join(out_dir, f'{output_stem(sample.img_path)}.png')
             runner.visualizer.add_datasample(f'test_{base}', self._image(data_batch, i, sample), data_sample=sample,
                                              show=self.show, wait_time=self.wait_time, out_file=out_file,
-                                             step=self._test_index, **self._stack(data_batch, i))
+                                             step=self._test_index, **self._stack(data_batch, i, sample))
 
     @staticmethod
     def _inputs(data_batch: Optional[dict]) -> dict:
@@ -93,13 +95,20 @@ class DepthVisualizationHook(Hook):
         inputs = None if data_batch is None else data_batch.get('inputs')
         return inputs if isinstance(inputs, dict) else {} if inputs is None else dict(img=inputs)
 
-    def _stack(self, data_batch: Optional[dict], index: int) -> dict:
-        """``stack`` [S, 3, H, W] and ``stack_values`` (K, else focus distances) of a sample, or nothing."""
+    def _stack(self, data_batch: Optional[dict], index: int, sample) -> dict:
+        """``stack`` [S, 3, H, W], ``stack_values`` and ``stack_label`` of a sample, or nothing: K ('k'), else focus
+        distances ('focus', in metres; a unitless ``focus {:.2f}`` when the sample's ``focus_units`` is not 'm', as
+        Mobile Depth's normalised focus)."""
         inputs = self._inputs(data_batch)
         if 'stack' not in inputs:
             return {}
-        values = inputs.get('stack_k', inputs.get('stack_focus'))
-        return dict(stack=inputs['stack'][index], stack_values=None if values is None else values[index])
+        if 'stack_k' in inputs or 'stack_focus' not in inputs:
+            label, values = 'k', inputs.get('stack_k')
+        else:
+            units = sample.metainfo.get('focus_units', 'm') if hasattr(sample, 'metainfo') else 'm'
+            label, values = 'focus' if units == 'm' else 'focus {:.2f}', inputs['stack_focus']
+        return dict(stack=inputs['stack'][index], stack_values=None if values is None else values[index],
+                    stack_label=label)
 
     def _image(self, data_batch: Optional[dict], index: int, sample) -> np.ndarray:
         """[H, W, 3] uint8 RGB image of the ``index``-th sample of the batch."""
