@@ -190,6 +190,7 @@ def plot_curves(logs: Sequence[RunLog], keys: Sequence[str], legend: Optional[Se
         ValueError: no logs or keys, or a legend of the wrong length.
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
     if not logs or not keys:
         raise ValueError('plot_curves: need at least one log and one key')
     legend = [log.name for log in logs] if legend is None else list(legend)
@@ -206,6 +207,7 @@ def plot_curves(logs: Sequence[RunLog], keys: Sequence[str], legend: Optional[Se
         names = sorted({log.resolve(key)[1] for log in logs})
         ax.set_title(', '.join(names), fontsize='medium')
         ax.set_xlabel('iteration')
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(key)
         ax.grid(True, alpha=0.3)
         ax.legend(loc='best', fontsize='small')
