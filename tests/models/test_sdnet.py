@@ -56,8 +56,8 @@ def test_training_step_gives_every_loss_of_eq14_and_eq15():
     model = MODELS.build(tiny_model_cfg())
     inputs, samples = batch()
     losses = model(inputs, samples, mode='loss')
-    assert set(losses) == {'loss_defocus', 'loss_smooth', 'loss_recon', 'loss_blur', 'loss_res',
-                           'loss_depth_smooth'}
+    assert set(losses) == {'loss_defocus', 'loss_smooth', 'loss_recon', 'loss_blur', 'loss_coc', 'loss_res',
+                           'loss_depth_smooth'}  # the demo config supervises the CoC too (coc_sup_weight 1)
     assert all(torch.isfinite(v) for v in losses.values())
     sum(losses.values()).backward()
     # every trained part gets a gradient: the encoder through the defocus loss, the CoC head through the rendering
@@ -118,7 +118,7 @@ def test_predict_returns_depth_defocus_and_coc_at_the_original_size():
 
 
 def test_single_image_without_stack_needs_focus_and_camera():
-    model = MODELS.build(tiny_model_cfg(test_cfg=dict(view=0))).eval()
+    model = MODELS.build(tiny_model_cfg(test_cfg=dict(view=0, focus_dist=None, camera=None))).eval()
     image = torch.randn(1, 3, H, W)
     with pytest.raises(KeyError, match='focus_dist'):
         model._forward(dict(img=image))
@@ -197,3 +197,17 @@ def test_bad_configs_name_the_field():
     model = MODELS.build(tiny_model_cfg(test_cfg=dict(view=5))).eval()
     with pytest.raises(IndexError, match='test_cfg.view'):
         model._forward(batch(num=1)[0])
+
+
+def test_the_encoder_sees_each_frames_focus_distance():
+    model = MODELS.build(tiny_model_cfg(test_cfg=dict(view=0))).eval()
+    first_conv = next(m for m in model.backbone.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first_conv.in_channels == 4  # RGB + focus / max_depth
+    inputs, _ = batch(num=1)
+    with torch.no_grad():
+        near = model._forward(inputs)['coc']
+        inputs['stack_focus'][0, 0] = 2.5
+        far = model._forward(inputs)['coc']
+    assert not torch.allclose(near, far)
+    plain = MODELS.build(tiny_model_cfg(focus_channel=False))
+    assert next(m for m in plain.backbone.modules() if isinstance(m, torch.nn.Conv2d)).in_channels == 3

@@ -23,7 +23,8 @@ class SDNet(BaseDepthEstimator):
 
     Training, per sample, ``num_views`` differently focused frames of its focal stack:
 
-    1. Siamese defocus network: the frames go through one shared ``backbone`` (MPViT); ``neck``
+    1. Siamese defocus network: the frames (with their focus distance as a 4th channel) go through one shared
+       ``backbone`` (MPViT); ``neck``
        (``ViewMaxPoolFusion``) fuses each view's features with their maximum over the views at every level; the
        ``defocus_head`` predicts each view's defocus map and signed CoC map (px).
     2. Thin lens: each view's CoC map and focus distance give a depth map,
@@ -48,6 +49,9 @@ class SDNet(BaseDepthEstimator):
             across views (the "without Siamese" ablation with ``num_views=1``).
         splat: ``GaussianDoFRenderer`` config, or None.
         num_views: frames per sample in training (>= 1; the defocus loss needs 2).
+        focus_channel: append each frame's focus distance (/ ``train_cfg.max_depth``) as a constant 4th input
+            channel of the encoder (the backbone's ``in_channels`` defaults to 4), as DefocusNet and DEReD feed
+            their networks: the sign of the CoC depends on it.
         train_cfg: ``min_depth`` / ``max_depth`` (metres: valid ground truth and the thin-lens depth range),
             ``views`` (fixed frame indices, or None: a random set per sample and step), ``view_seed``,
             ``init_depth_grad`` (True: DepthNet's losses reach the CoC head through the initial depth).
@@ -62,6 +66,7 @@ class SDNet(BaseDepthEstimator):
                  neck: Optional[dict] = dict(type='mmbokeh.ViewMaxPoolFusion'),
                  splat: Optional[dict] = dict(type='mmbokeh.GaussianDoFRenderer'),
                  num_views: int = 2,
+                 focus_channel: bool = True,
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -75,7 +80,10 @@ class SDNet(BaseDepthEstimator):
             raise ValueError('SDNet: backbone and defocus_head go together (both None: DepthNet alone, the '
                              'same-budget baseline without a defocus map)')
         self.backbone = self.neck = self.defocus_head = self.splat = None
+        self.focus_channel = bool(focus_channel)
         if backbone is not None:
+            if self.focus_channel:
+                backbone = {'in_channels': 4, **backbone}
             self.backbone = MODELS.build(backbone)
             channels = getattr(self.backbone, 'out_channels', None)
             if channels is None:
@@ -107,11 +115,16 @@ class SDNet(BaseDepthEstimator):
         """Fused multi-scale features of every stack frame, [B*S, C_i, h_i, w_i] per level (views of a sample
         adjacent)."""
         inputs = as_depth_inputs(inputs)
-        stack = inputs.get('stack', inputs['img'][:, None])
-        return self._features(stack)
+        self._require(inputs, ('stack', 'stack_focus'), 'feature extraction')
+        return self._features(inputs['stack'], inputs['stack_focus'])
 
-    def _features(self, frames: torch.Tensor) -> List[torch.Tensor]:
-        feats = list(self.backbone(frames.flatten(0, 1)))
+    def _features(self, frames: torch.Tensor, focus: torch.Tensor) -> List[torch.Tensor]:
+        """frames [B, V, 3, H, W], focus [B, V] metres -> fused encoder levels [B*V, C_i, h_i, w_i]."""
+        x = frames.flatten(0, 1)
+        if self.focus_channel:  # DefocusNet's and DEReD's RGB + focus-distance input, focus / max_depth
+            plane = (focus.flatten(0, 1) / self.train_cfg['max_depth'])[:, None, None, None]
+            x = torch.cat([x, plane.to(x).expand(-1, 1, *x.shape[-2:])], dim=1)
+        feats = list(self.backbone(x))
         return feats if self.neck is None else self.neck(feats, frames.shape[1])
 
     def forward_views(self, frames: torch.Tensor, focus: torch.Tensor, camera: torch.Tensor,
@@ -131,7 +144,7 @@ class SDNet(BaseDepthEstimator):
         if self.defocus_head is None:  # DepthNet alone
             refined = self.depth_net(frames.flatten(0, 1), None, None)
             return {name: refined[name].unflatten(0, (B, V)) for name in ('depth', 'residual')}
-        out = self.defocus_head(self._features(frames), size)
+        out = self.defocus_head(self._features(frames, focus), size)
         out = {name: value.unflatten(0, (B, V)) for name, value in out.items()}
         focal_length, f_number, pixel_size = (camera[:, i:i + 1] for i in range(len(CAMERA_FIELDS)))
         k = k_from_camera(focal_length, f_number, focus, pixel_size)[..., None, None, None]
