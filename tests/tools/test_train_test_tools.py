@@ -119,10 +119,11 @@ def test_deterministic_runs_are_bit_identical(tmp_path):
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
 
 
-@pytest.mark.parametrize('config', [DEMO, 'configs/bokehdepth/dav2-s_synthetic.py'])
+@pytest.mark.parametrize('config', [DEMO, 'configs/bokehdepth/dav2-s_synthetic.py', 'configs/sdnet/sdnet_synthetic.py'])
 def test_stopped_and_resumed_equals_uninterrupted(tmp_path, config):
     """Four iterations straight through, and two iterations then ``--resume`` to four, end with the same weights,
-    bit for bit (the DAv2 demo, and the BokehDepth demo with its stack and neck, from random weights)."""
+    bit for bit (the DAv2 demo, the BokehDepth demo with its stack and neck, from random weights, and the SDNet demo,
+    whose training views are drawn from a step counter kept in the checkpoint)."""
     import torch
     opts = ['load_from=None', 'randomness.deterministic=True', *SHORT]
     for run, steps in (('straight', [4]), ('resumed', [2, 4])):
