@@ -39,7 +39,7 @@ train_pipeline = [
     dict(type='LoadDepth', depth_scale=1000.0),
     dict(type='ResizeToMultiple', scale=size, keep_ratio=True, resize_method='lower_bound', size_divisor=16),
     dict(type='RandomCrop', crop_size=(size, size)),
-    dict(type='BokehStackGenerator', backend=dict(type='physical', occlusion=True), depth_key='gt_depth',
+    dict(type='BokehStackGenerator', backend=dict(type='physical', occlusion='layered'), depth_key='gt_depth',
          k_range=(1.0, 30.0), num_k=1, random_k=True, focus='foreground'),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDepthInputs'),

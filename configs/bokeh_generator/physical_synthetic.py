@@ -9,7 +9,7 @@ dataset = dict(type='SyntheticDefocusDataset', num_samples=64, img_size=(154, 15
 generator = dict(
     type='BokehStackGenerator',
     depth_key='gt_depth',
-    backend=dict(type='physical', kernel='soft_disc', occlusion=True, resolution='full'),
+    backend=dict(type='physical', kernel='soft_disc', occlusion='layered', resolution='full'),  # docs/performance.md
     k_values=[1.0, 6.0, 11.0, 16.0, 21.0, 26.0, 30.0],
     focus='foreground',
     seed=0)

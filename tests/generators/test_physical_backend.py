@@ -87,6 +87,24 @@ def test_depth_from_another_key_is_recorded_and_gamma_keeps_flat_regions():
     assert np.abs(stack.astype(int) - 90).max() <= 1  # a flat image stays flat whatever the blur
 
 
+def test_layered_occlusion_is_the_default_and_close_to_the_exact_gate():
+    """The default occlusion='layered' (linear in the blur radius) renders within a few 8-bit levels of the exact
+    per-pixel gate; both keep the in-focus side sharper than no occlusion does."""
+    results, edge = _two_planes()
+    request = _request(results, [8.0, 30.0], NEAR)
+    assert PhysicalBackend().occlusion == 'layered' and PhysicalBackend(occlusion=True).occlusion == 'exact'
+    layered = PhysicalBackend().render(request)[0].astype(int)
+    exact = PhysicalBackend(occlusion='exact').render(request)[0].astype(int)
+    plain = PhysicalBackend(occlusion=False).render(request)[0].astype(int)
+    assert np.abs(layered - exact).max() <= 3 and np.abs(layered - exact).mean() < 0.1
+    sharp = results['img'][:, :edge].astype(int)
+    assert np.abs(plain[:, :, :edge] - sharp).mean() > 2 * np.abs(layered[:, :, :edge] - sharp).mean()
+    with pytest.raises(ValueError, match='occlusion'):
+        PhysicalBackend(occlusion='soft')
+    with pytest.raises(ValueError, match='layer_width'):
+        PhysicalBackend(layer_width=0)
+
+
 def test_declares_what_it_reads():
     assert (PhysicalBackend.needs_k, PhysicalBackend.needs_depth, PhysicalBackend.needs_focus,
             PhysicalBackend.needs_meta) == (True, True, True, False)

@@ -18,7 +18,7 @@ def _grads(fn, inputs):
 
 
 @pytest.mark.parametrize('kernel, occlusion', [('soft_disc', False), ('soft_disc', True), ('gaussian', False),
-                                               ('gaussian', True)])
+                                               ('gaussian', True), ('soft_disc', 'layered'), ('gaussian', 'layered')])
 def test_splat_bokeh_cuda_matches_reference(kernel, occlusion):
     g = torch.Generator().manual_seed(0)
     image = torch.rand(2, 3, 20, 24, generator=g, dtype=torch.float64)
@@ -27,6 +27,24 @@ def test_splat_bokeh_cuda_matches_reference(kernel, occlusion):
     cuda = _grads(lambda i, d: splat_bokeh(i, d, kernel, occlusion, impl='cuda'), [image.cuda(), defocus.cuda()])
     for a, b in zip(ref[0] + ref[1], cuda[0] + cuda[1]):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('kernel, occlusion', [('soft_disc', 'none'), ('soft_disc', 'layered'),
+                                               ('gaussian', 'layered')])
+def test_splat_bokeh_linear_cuda_matches_reference_at_large_radii(kernel, occlusion):
+    """The linear-time CUDA paths (csrc/cuda/splat_linear.cu) at sizes spanning many 256-thread blocks, with radii up
+    to 16 px against the reference and up to 64 px against the CPU kernels, forward and backward."""
+    g = torch.Generator().manual_seed(3)
+    image = torch.rand(2, 3, 40, 52, generator=g, dtype=torch.float64)
+    blocks = torch.nn.functional.interpolate(torch.rand(2, 1, 4, 5, generator=g, dtype=torch.float64), size=(40, 52))
+    for max_r, oracle in ((16.0 if kernel == 'soft_disc' else 6.0, 'reference'), (64.0, 'cpu')):
+        if kernel == 'gaussian' and oracle == 'cpu':
+            continue
+        defocus = ((blocks * 2 - 1) * (max_r - 0.5)).contiguous()
+        ref = _grads(lambda i, d: splat_bokeh(i, d, kernel, occlusion, impl=oracle), [image, defocus])
+        cuda = _grads(lambda i, d: splat_bokeh(i, d, kernel, occlusion, impl='cuda'), [image.cuda(), defocus.cuda()])
+        for a, b in zip(ref[0] + ref[1], cuda[0] + cuda[1]):
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
 
 
 def test_psf_blur_cuda_matches_reference():

@@ -56,8 +56,8 @@ def test_fuzz_splat_bokeh(cpu_ext, seed):
     rng = random.Random(seed)
     image, defocus, valid = _image_case(rng)
     kernel = rng.choice(['soft_disc'] * 5 + ['gaussian'] * 4 + ['box'])
-    occlusion = rng.choice([False, True, True, 1])
-    valid = valid and kernel != 'box' and isinstance(occlusion, bool)
+    occlusion = rng.choice([False, True, True, 1, 'layered', 'layered', 'front'])
+    valid = valid and kernel != 'box' and (isinstance(occlusion, bool) or occlusion == 'layered')
     if rng.random() < 0.05 and isinstance(defocus, torch.Tensor) and defocus.numel():
         defocus = defocus * 0 + 5000.0  # beyond the supported radius
         valid = False

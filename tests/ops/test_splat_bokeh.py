@@ -3,12 +3,14 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.autograd import gradcheck
 
 from mmbokeh.ops import splat_bokeh
 from mmbokeh.ops.reference import splat_bokeh_reference
 
-MODES = [('soft_disc', False), ('soft_disc', True), ('gaussian', False), ('gaussian', True)]
+MODES = [('soft_disc', False), ('soft_disc', True), ('soft_disc', 'layered'), ('gaussian', False), ('gaussian', True),
+         ('gaussian', 'layered')]
 
 
 def _defocus(shape, max_r, generator, dtype=torch.float32):
@@ -99,15 +101,16 @@ def test_energy_is_kept_under_uniform_defocus(cpu_ext, kernel):
     assert (out[:, :, 30:50, 30:50] - image[:, :, 30:50, 30:50]).abs().max() > 0.05  # it moved energy around
 
 
+@pytest.mark.parametrize('occlusion', [True, 'layered'])
 @pytest.mark.parametrize('impl', ['reference', 'cpu'])
-def test_occlusion_keeps_a_sharp_foreground_sharp(cpu_ext, impl):
+def test_occlusion_keeps_a_sharp_foreground_sharp(cpu_ext, impl, occlusion):
     size, lo, hi = 44, 14, 30
     image = 0.3 * torch.rand(1, 1, size, size, generator=torch.Generator().manual_seed(2))  # dark textured background
     image[..., lo:hi, lo:hi] = 1.0  # white foreground square
     defocus = torch.full((1, 1, size, size), -8.5)  # background far behind the focus plane
     defocus[..., lo:hi, lo:hi] = 0.0  # in-focus foreground
     rim = (slice(None), slice(None), slice(lo, hi), slice(lo, lo + 2))  # two columns inside the left edge
-    with_occlusion = splat_bokeh(image, defocus, occlusion=True, impl=impl)
+    with_occlusion = splat_bokeh(image, defocus, occlusion=occlusion, impl=impl)
     without = splat_bokeh(image, defocus, occlusion=False, impl=impl)
     assert (with_occlusion[rim] - 1.0).abs().max() < 0.01
     assert (without[rim] - 1.0).abs().max() > 0.2  # the plain scatter lets the background bleed in
@@ -153,3 +156,95 @@ def test_reference_window_is_limited_to_the_image(kernel):
     torch.testing.assert_close(out, mean, rtol=0, atol=1e-5)  # gaussian: exp(-rho^2 / 2v) = 1 - 5e-5 at rho = 5
     point = splat_bokeh_reference(torch.ones(1, 1, 1, 1), torch.full((1, 1, 1, 1), 1024.0))
     assert torch.equal(point, torch.ones(1, 1, 1, 1))
+
+
+def _room(h=72, w=96, max_r=12.0, seed=0):
+    """A textured scene with a sloping floor, two side walls at mirrored depths and a near box: signed defocus
+    from about -max_r (far) to +max_r / 3 (near), smooth in places and with depth edges elsewhere."""
+    g = torch.Generator().manual_seed(seed)
+    ys, xs = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(-1, 1, w), indexing='ij')
+    disparity = 0.25 + 0.75 * torch.maximum(ys, xs.abs())  # floor and walls: nearer towards the bottom and the sides
+    disparity[h // 4:h // 2, w // 3:w // 2] = 1.3  # a box in front
+    defocus = (disparity - 0.9) / 0.7 * max_r
+    image = torch.rand(1, 3, h, w, generator=g)
+    image = 0.5 * image + 0.5 * torch.nn.functional.avg_pool2d(image, 5, 1, 2)  # texture at several scales
+    return image, defocus.clamp(-max_r, max_r / 3)[None, None].contiguous()
+
+
+def _blocks(h=72, w=96, seed=0):
+    """A random full-contrast image over blocks of random depth (defocus within +-12 px) plus a gentle ramp."""
+    g = torch.Generator().manual_seed(seed)
+    d = F.interpolate(torch.randn(1, 1, 6, 8, generator=g) * 5, size=(h, w), mode='nearest')
+    d = d + F.interpolate(torch.randn(1, 1, 12, 16, generator=g), size=(h, w), mode='bilinear')
+    return torch.rand(1, 3, h, w, generator=g), d.clamp(-12, 12).contiguous()
+
+
+@pytest.mark.parametrize('scene', ['room', 'blocks'])
+@pytest.mark.parametrize('kernel', ['soft_disc', 'gaussian'])
+def test_layered_occlusion_error_is_bounded_against_the_exact_gate(cpu_ext, kernel, scene):
+    """The layered gate uses the centre of the source's defocus layer (h = 0.25 px by default): each pair's gate is
+    within a factor exp(+-2h) of the exact one, hence |layered - exact| <= tanh(h) (max I - min I) everywhere (see
+    ``splat_bokeh``'s docstring). Measured: far below that, a small part of what occlusion changes, shrinking with h."""
+    image, defocus = _room() if scene == 'room' else _blocks()
+    exact = splat_bokeh(image, defocus, kernel, 'exact', impl='cpu')
+    effect = (splat_bokeh(image, defocus, kernel, False, impl='cpu') - exact).abs()
+    errors = {}
+    for h in (0.25, 0.0625):
+        layered = splat_bokeh(image, defocus, kernel, 'layered', impl='cpu', layer_width=h)
+        errors[h] = (layered - exact).abs()
+        assert float(errors[h].max()) <= math.tanh(h) * float(image.max() - image.min())
+    assert float(errors[0.25].max()) < 0.02 and float(errors[0.25].mean()) < 1e-3
+    assert float(errors[0.25].max()) < 0.1 * float(effect.max())  # keeps > 90 % of the occlusion effect
+    assert float(errors[0.25].mean()) < 0.2 * float(effect.mean())
+    assert float(errors[0.0625].max()) < 0.5 * float(errors[0.25].max())  # converges to the exact gate
+
+
+def test_layered_occlusion_on_uniform_layers_equals_the_exact_gate(cpu_ext):
+    """Sources whose defocus sits at their layer's centre are gated exactly as in the exact mode."""
+    g = torch.Generator().manual_seed(4)
+    image = torch.rand(1, 3, 30, 34, generator=g, dtype=torch.float64)
+    layer = torch.randint(-20, 8, (1, 1, 30, 34), generator=g).to(torch.float64)
+    defocus = (layer + 0.5) * 0.5
+    exact = splat_bokeh(image, defocus, occlusion='exact', impl='cpu')
+    layered = splat_bokeh(image, defocus, occlusion='layered', impl='cpu', layer_width=0.5)
+    torch.testing.assert_close(layered, exact, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('impl', ['reference', 'cpu'])
+def test_occlusion_and_layer_width_are_validated(cpu_ext, impl):
+    image, defocus = torch.rand(1, 3, 5, 5), torch.ones(1, 1, 5, 5)
+    with pytest.raises(ValueError, match='occlusion'):
+        splat_bokeh(image, defocus, occlusion='layers', impl=impl)
+    with pytest.raises(TypeError, match='occlusion'):
+        splat_bokeh(image, defocus, occlusion=1, impl=impl)
+    for bad in (0.0, 1e-3, float('nan'), 2048.0):
+        with pytest.raises(ValueError, match='layer_width'):
+            splat_bokeh(image, defocus, occlusion='layered', layer_width=bad, impl=impl)
+    with pytest.raises(TypeError, match='layer_width'):
+        splat_bokeh(image, defocus, occlusion='layered', layer_width='0.25', impl=impl)
+    assert torch.equal(splat_bokeh(image, defocus, occlusion='none', impl=impl),
+                       splat_bokeh(image, defocus, occlusion=False, impl=impl))
+    assert torch.equal(splat_bokeh(image, defocus, occlusion='exact', impl=impl),
+                       splat_bokeh(image, defocus, occlusion=True, impl=impl))
+
+
+def test_layered_kernel_checks_its_layer_tensor(cpu_ext):
+    image, defocus = torch.rand(1, 3, 5, 5), torch.ones(1, 1, 5, 5)
+    with pytest.raises(RuntimeError, match='int32'):
+        cpu_ext.splat_bokeh_layered_forward(image, defocus, torch.zeros(1, 1, 5, 5), 0, 0.25, 1.0, 4.0)
+    with pytest.raises(RuntimeError, match='shape'):
+        cpu_ext.splat_bokeh_layered_forward(image, defocus, torch.zeros(1, 1, 5, 4, dtype=torch.int32), 0, 0.25, 1.0,
+                                            4.0)
+
+
+def test_layered_batch_items_are_independent_and_large_radii_work(cpu_ext):
+    """Images run on their own threads; radii larger than the image and several layers per row are handled."""
+    g = torch.Generator().manual_seed(6)
+    image = torch.rand(3, 3, 19, 41, generator=g)
+    defocus = _defocus((3, 1, 19, 41), 30, g)
+    whole = splat_bokeh(image, defocus, occlusion='layered', impl='cpu')
+    for b in range(3):
+        part = splat_bokeh(image[b:b + 1], defocus[b:b + 1], occlusion='layered', impl='cpu')
+        torch.testing.assert_close(whole[b:b + 1], part)
+    ref = splat_bokeh(image[:1], defocus[:1], occlusion='layered', impl='reference')
+    torch.testing.assert_close(whole[:1], ref, rtol=1e-4, atol=1e-4)

@@ -8,10 +8,12 @@ map focused at its median) on one core. Each figure is the best of ``--repeats``
 is O(r^2) per pixel; above r = 8 it is timed on a 160x120 crop (same radius distribution) and scaled by the pixel
 count, which the output says. The reference and the "1 thread" figures run on one thread and report the CPU time of
 that thread; multi-thread and CUDA figures are wall time, the least reliable when other work shares the machine (the
-load average is printed first).
+load average is printed first). The figures are saved to ``--plot`` (default
+``work_dirs/benchmarks/benchmark_ops.png``).
 """
 import argparse
 import os
+import os.path as osp
 import platform
 import sys
 import time
@@ -22,6 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from mmbokeh.ops import load_extension, psf_blur, rasterize_gaussians_dof, splat_bokeh  # noqa: E402
+from mmbokeh.visualization.benchmark_plot import DEFAULT_PLOT_DIR, BenchmarkPanel, plot_benchmark  # noqa: E402
 
 H, W = 480, 640
 RADII = (8, 16, 32)
@@ -92,6 +95,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--skip-reference', action='store_true')
+    parser.add_argument('--plot', default=osp.join(DEFAULT_PLOT_DIR, 'benchmark_ops.png'),
+                        help='PNG of the figures (splat cost against r per implementation, psf_blur, rasterizer)')
     args = parser.parse_args()
 
     threads = torch.get_num_threads()
@@ -162,12 +167,15 @@ def main() -> None:
     print(f'\npsf_blur 7x7, one {W}x{H} RGB image, sigma in [0, 6] px (ms per image, 1 thread)')
     sigma = 6 * torch.rand(1, 1, H, W, generator=torch.Generator().manual_seed(1))
     impls = (['reference'] if not args.skip_reference else []) + (['cpu'] if cpu_ok else [])
+    blur_ms = {}
     for impl in impls:
         t = with_threads(1, lambda: best_time(lambda: psf_blur(image, sigma, 7, impl=impl), args.repeats))
+        blur_ms[f'{impl} (1 thread)'] = t * 1e3
         print(f'  {impl:>9}: {t * 1e3:8.1f}')
     if cuda_ok:
         ic, sc = image.cuda(), sigma.cuda()
-        print(f'  {"cuda":>9}: {best_time(lambda: psf_blur(ic, sc, 7, impl="cuda"), args.repeats) * 1e3:8.2f}')
+        blur_ms['cuda'] = best_time(lambda: psf_blur(ic, sc, 7, impl="cuda"), args.repeats) * 1e3
+        print(f'  {"cuda":>9}: {blur_ms["cuda"]:8.2f}')
 
     n = 5000
     g = torch.Generator().manual_seed(2)
@@ -181,13 +189,32 @@ def main() -> None:
         args_ = [x.to(device) for x in gauss] + [torch.eye(4, device=device), K.to(device)]
         return lambda: rasterize_gaussians_dof(*args_, size[0], size[1], 3.0, 20.0, impl=impl)
 
+    raster_ms = {}
     if cpu_ok:
-        print(f'  {"cpu":>9}: {with_threads(1, lambda: best_time(render("cpu"), args.repeats)) * 1e3:8.1f} (1 thread), '
-              f'{best_time(render("cpu"), args.repeats) * 1e3:.1f} ({threads} threads)')
+        raster_ms['cpu (1 thread)'] = with_threads(1, lambda: best_time(render('cpu'), args.repeats)) * 1e3
+        raster_ms[f'cpu ({threads} threads)'] = best_time(render('cpu'), args.repeats) * 1e3
+        print(f'  {"cpu":>9}: {raster_ms["cpu (1 thread)"]:8.1f} (1 thread), '
+              f'{raster_ms[f"cpu ({threads} threads)"]:.1f} ({threads} threads)')
     if cuda_ok:
-        print(f'  {"cuda":>9}: {best_time(render("cuda", "cuda"), args.repeats) * 1e3:8.2f}')
+        raster_ms['cuda'] = best_time(render('cuda', 'cuda'), args.repeats) * 1e3
+        print(f'  {"cuda":>9}: {raster_ms["cuda"]:8.2f}')
     if not args.skip_reference:
         print('  reference: dense over pixels x Gaussians (memory O(HW N)); not timed at this size')
+
+    columns = {'reference': 'reference (1 thread)', 'cpu1': 'cpu (1 thread)', 'cpun': f'cpu ({threads} threads)',
+               'cuda': 'cuda'}
+    series = {label: (list(RADII), [rows[r][key] * 1e3 for r in RADII])
+              for key, label in columns.items() if all(key in rows[r] for r in RADII)}
+    panels = [BenchmarkPanel(f'splat_bokeh soft disc, {W}x{H}, defocus ramp -r..r', 'ms per image', series=series,
+                             xlabel='largest CoC radius r (px)', log_y=True)]
+    if blur_ms:
+        panels.append(BenchmarkPanel(f'psf_blur 7x7, {W}x{H}', 'ms per image', values=blur_ms, log_y=True))
+    if raster_ms:
+        panels.append(BenchmarkPanel(f'rasterize_gaussians_dof, {n} Gaussians, {W}x{H}', 'ms per image',
+                                     values=raster_ms))
+    if series:
+        plot_benchmark(panels, out=args.plot, title=f'benchmark_ops (load average {os.getloadavg()[0]:.1f})')
+        print(f'\nfigure: {args.plot}')
 
 
 if __name__ == '__main__':

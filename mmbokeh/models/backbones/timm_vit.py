@@ -1,6 +1,6 @@
 """Any timm Vision Transformer as a tap-exposing backbone."""
 import math
-from typing import List, Optional, Sequence
+from typing import FrozenSet, List, Optional, Sequence, Union
 
 import timm
 import torch
@@ -19,7 +19,10 @@ class TimmViT(BaseModule):
         model_name: timm model name (built with ``pretrained=False``; weights come from ``pretrained`` or a checkpoint).
         out_indices: block indices to tap (0-based, ``len(blocks)`` taps max).
         pretrained: optional local path to a state dict with timm key names.
-        with_cp: run each block under activation checkpointing (saves memory while training).
+        with_cp: activation checkpointing while training: True (every block), False (none), or the indices of the
+            blocks to checkpoint (e.g. ``[0, 2, 4, 6, 8, 10]``: half the memory saving for half the recomputation;
+            see ``docs/performance.md``). A checkpointed block keeps only its input and recomputes the rest in the
+            backward pass.
         frozen: freeze all parameters and keep the module in eval mode.
         **timm_kwargs: passed to ``timm.create_model`` (e.g. ``img_size``, ``drop_path_rate``).
 
@@ -31,7 +34,7 @@ class TimmViT(BaseModule):
                  model_name: str,
                  out_indices: Sequence[int],
                  pretrained: Optional[str] = None,
-                 with_cp: bool = False,
+                 with_cp: Union[bool, Sequence[int]] = False,
                  frozen: bool = False,
                  init_cfg: Optional[dict] = None,
                  **timm_kwargs) -> None:
@@ -47,12 +50,28 @@ class TimmViT(BaseModule):
             raise ValueError(f'out_indices must be distinct block indices, got {list(out_indices)}')
         self.embed_dim: int = self.vit.embed_dim
         self.patch_size: int = self.vit.patch_embed.patch_size[0]
-        self.with_cp = with_cp
+        self.set_with_cp(with_cp)
         self.frozen = frozen
         if pretrained is not None:
             self.load_pretrained(pretrained)
         if frozen:
             self.requires_grad_(False)
+
+    def set_with_cp(self, with_cp: Union[bool, Sequence[int]]) -> None:
+        """Set the activation-checkpointing policy (see the class arguments); ``self.cp_blocks`` lists the blocks."""
+        depth = len(self.vit.blocks)
+        if isinstance(with_cp, bool):
+            blocks: FrozenSet[int] = frozenset(range(depth)) if with_cp else frozenset()
+        else:
+            indices = list(with_cp) if isinstance(with_cp, (list, tuple, range)) else None
+            if indices is None or not all(isinstance(i, int) and not isinstance(i, bool) for i in indices):
+                raise TypeError(f'with_cp must be a bool or a list of block indices, got {with_cp!r}')
+            bad = [i for i in indices if not -depth <= i < depth]
+            if bad:
+                raise ValueError(f'with_cp block indices {bad} out of range for {depth} blocks')
+            blocks = frozenset(i % depth for i in indices)
+        self.with_cp = with_cp
+        self.cp_blocks = blocks
 
     @property
     def num_taps(self) -> int:
@@ -87,20 +106,24 @@ class TimmViT(BaseModule):
         x = self.vit._pos_embed(x)
         return self.vit.norm_pre(self.vit.patch_drop(x))
 
-    def forward(self, image: torch.Tensor, num_taps: Optional[int] = None) -> List[torch.Tensor]:
+    def forward(self, image: torch.Tensor, num_taps: Optional[int] = None,
+                with_cp: Optional[bool] = None) -> List[torch.Tensor]:
         """Taps of ``image``; with ``num_taps`` only the first ``num_taps`` of them, running only the blocks they
-        need (a bokeh stack fused at shallow taps skips the deeper blocks)."""
-        return [t[:, self.vit.num_prefix_tokens:] for t in self.normed_taps(image, num_taps)]
+        need (a bokeh stack fused at shallow taps skips the deeper blocks). ``with_cp=False`` turns activation
+        checkpointing off for this call (None: the backbone's policy)."""
+        return [t[:, self.vit.num_prefix_tokens:] for t in self.normed_taps(image, num_taps, with_cp)]
 
-    def normed_taps(self, image: torch.Tensor, num_taps: Optional[int] = None) -> List[torch.Tensor]:
+    def normed_taps(self, image: torch.Tensor, num_taps: Optional[int] = None,
+                    with_cp: Optional[bool] = None) -> List[torch.Tensor]:
         """All tokens (prefix tokens first) after the final norm at each tap, [B, P + h*w, C]; see :meth:`forward`."""
         self.grid_size(image)
         if num_taps is not None and not 1 <= num_taps <= self.num_taps:
             raise ValueError(f'num_taps must be in [1, {self.num_taps}], got {num_taps}')
         x = self.tokens(image)
         taps, last = [], sorted(self.out_indices)[(num_taps or self.num_taps) - 1]
+        cp_blocks = self.cp_blocks if with_cp is not False and self.training else frozenset()
         for i, block in enumerate(self.vit.blocks[:last + 1]):
-            if self.with_cp and self.training and x.requires_grad:
+            if i in cp_blocks and x.requires_grad:
                 x = checkpoint(block, x, use_reentrant=False)
             else:
                 x = block(x)

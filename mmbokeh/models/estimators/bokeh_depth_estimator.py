@@ -1,4 +1,5 @@
 """BokehDepthEstimator: encoder -> (defocus aggregation over a bokeh stack) -> DPT decoder."""
+import inspect
 from contextlib import nullcontext
 from typing import Dict, List, Optional
 
@@ -31,7 +32,13 @@ class BokehDepthEstimator(BaseDepthEstimator):
         stack_grad: back-propagate through the encoder passes of the stack frames (False: they run under no_grad,
             as the official ``grad_free_stack``; the reference frame always keeps its gradient).
         frame_chunk: encode at most this many frames per encoder call (bounds memory); None: all B*(S+1) at once.
+        cp_frames: which frames' encoder passes use the backbone's activation checkpointing (``with_cp``) while
+            training: 'all' (default) or 'stack' (the reference frame keeps its activations and only the S stack
+            frames recompute theirs: the reference and the stack then run as two encoder calls). See
+            ``docs/performance.md`` for what each policy costs.
     """
+
+    CP_FRAMES = ('all', 'stack')
 
     def __init__(self,
                  backbone: dict,
@@ -42,6 +49,7 @@ class BokehDepthEstimator(BaseDepthEstimator):
                  test_cfg: Optional[dict] = None,
                  stack_grad: bool = True,
                  frame_chunk: Optional[int] = None,
+                 cp_frames: str = 'all',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, test_cfg=test_cfg, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
@@ -53,6 +61,12 @@ class BokehDepthEstimator(BaseDepthEstimator):
         self.neck = build_stack_neck(neck, self.backbone, MODELS)
         self.train_cfg = {'min_depth': 1e-3, 'max_depth': self.decode_head.max_depth, **(train_cfg or {})}
         self.stack_grad, self.frame_chunk = stack_grad, frame_chunk
+        if cp_frames not in self.CP_FRAMES:
+            raise ValueError(f'cp_frames must be one of {self.CP_FRAMES}, got {cp_frames!r}')
+        if cp_frames == 'stack' and 'with_cp' not in inspect.signature(self.backbone.forward).parameters:
+            raise ValueError(f"cp_frames='stack' needs a backbone whose forward takes with_cp "
+                             f'(e.g. TimmViT / DINOv2), got {type(self.backbone).__name__}')
+        self.cp_frames = cp_frames
 
     # ------------------------------------------------------------------ features
     def extract_feat(self, inputs: InputsType) -> List[torch.Tensor]:
@@ -72,11 +86,12 @@ class BokehDepthEstimator(BaseDepthEstimator):
         num_taps = self.backbone.num_taps
         deep = self.neck.stack_taps(num_taps)
         stack_no_grad = self.training and not self.stack_grad
-        if deep == num_taps and not stack_no_grad:  # one batch of B*(S+1) frames
+        ref_plain = self.training and self.cp_frames == 'stack'  # the reference frame is not checkpointed
+        if deep == num_taps and not stack_no_grad and not ref_plain:  # one batch of B*(S+1) frames
             frames = torch.cat([image[:, None], stack], dim=1).flatten(0, 1)
             taps = [t.unflatten(0, (B, S + 1)) for t in self._encode(frames)]
         else:
-            ref = self._encode(image)
+            ref = self._encode(image, with_cp=False) if ref_plain else self._encode(image)
             with torch.no_grad() if stack_no_grad else nullcontext():
                 rest = self._encode(stack.flatten(0, 1), deep)  # only as deep as the neck reads the stack
             taps = [torch.cat([r[:, None], s.unflatten(0, (B, S))], dim=1) for r, s in zip(ref, rest)]
@@ -84,10 +99,11 @@ class BokehDepthEstimator(BaseDepthEstimator):
         k_all = torch.cat([k.new_zeros(B, 1), k], dim=1)
         return self.neck(taps, k_all)
 
-    def _encode(self, frames: torch.Tensor, num_taps: Optional[int] = None) -> List[torch.Tensor]:
-        """The first ``num_taps`` (None: all) encoder taps of frames [M, 3, H, W], ``frame_chunk`` frames per call."""
+    def _encode(self, frames: torch.Tensor, num_taps: Optional[int] = None, **kwargs) -> List[torch.Tensor]:
+        """The first ``num_taps`` (None: all) encoder taps of frames [M, 3, H, W], ``frame_chunk`` frames per call;
+        ``kwargs`` go to the backbone (``with_cp=False``)."""
         chunk = self.frame_chunk or frames.shape[0]
-        parts = [self.backbone(f, num_taps) for f in frames.split(chunk)]
+        parts = [self.backbone(f, num_taps, **kwargs) for f in frames.split(chunk)]
         return [torch.cat(p, dim=0) for p in zip(*parts)]
 
     # ------------------------------------------------------------------ mmengine API

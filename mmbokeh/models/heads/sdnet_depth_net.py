@@ -14,6 +14,9 @@ from mmbokeh.structures import DepthDataSample
 from ..layers.dense_aspp import DenseASPP
 from .base_depth_head import BaseDepthHead, LossConfig
 
+#: what DepthNet adds its residual to
+RESIDUAL_BASES = ('init_depth', 'constant')
+
 
 def _resize(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """Bilinear resize of x [B, C, h, w] to ``size`` (no-op when equal)."""
@@ -57,8 +60,10 @@ class DepthNet(BaseDepthHead):
       S/4, S/8, i.e. 16, 8, 4 for ResNets, two 3x3 conv-BN-ReLU) of widths ``decoder_channels``;
     - bilinear upsampling to (H, W) and a 3x3 conv to one channel: ``residual`` in metres.
 
-    ``depth = base + residual`` with ``base = init_depth`` (``use_init_depth``) or the constant ``default_depth``
-    (the same-budget baseline without defocus map and initial depth). The last conv is zero-initialised (also after
+    ``depth = base + residual`` with ``base = init_depth`` (``residual_base='init_depth'``, the paper's eq. 15; needs
+    ``use_init_depth``) or the constant ``default_depth`` (``residual_base='constant'``: the initial depth is then an
+    input only, which the network may use or not; and the same-budget baseline without defocus map and initial
+    depth). The last conv is zero-initialised (also after
     ``init_weights`` unless a ``Pretrained`` init_cfg loads weights), so at init ``depth`` equals the base exactly and
     training starts from the Gaussian-splatting depth. No clamp is applied: depth may go below 0 early in training.
 
@@ -70,9 +75,11 @@ class DepthNet(BaseDepthHead):
         encoder: config of a module with ``in_channels`` (set here), ``out_channels`` and ``strides`` lists, whose
             forward gives a list of features; it must have levels at strides S/2, S/4 and S/8 below its deepest S.
         use_defocus: feed the defocus map [B, 1, H, W] (e.g. the defocus head's map in [0, 1]).
-        use_init_depth: feed the initial depth and add the residual to it.
+        use_init_depth: feed the initial depth (divided by ``depth_scale``).
+        residual_base: 'init_depth' (the paper: depth = initial depth + residual) or 'constant' (depth =
+            ``default_depth`` + residual); None: 'init_depth' when ``use_init_depth``, else 'constant'.
         depth_scale: metres; the initial depth enters the encoder divided by it (NYUv2: 10, FoD500: 3).
-        default_depth: metres; the base depth when ``use_init_depth`` is False.
+        default_depth: metres; the base depth of ``residual_base='constant'``.
         aspp_channels: width of the DenseASPP branches and output.
         decoder_channels: widths of the three upsampling blocks.
         attention: add the NonLocal2d self-attention after the DenseASPP.
@@ -85,6 +92,7 @@ class DepthNet(BaseDepthHead):
                  encoder: dict = dict(type='mmbokeh.TimmFeatures', model_name='resnet18'),
                  use_defocus: bool = True,
                  use_init_depth: bool = True,
+                 residual_base: Optional[str] = None,
                  depth_scale: float = 10.0,
                  default_depth: float = 1.0,
                  aspp_channels: int = 128,
@@ -105,6 +113,14 @@ class DepthNet(BaseDepthHead):
         if aspp_channels < 1:
             raise ValueError(f'DepthNet aspp_channels must be >= 1, got {aspp_channels}')
         self.use_defocus, self.use_init_depth = bool(use_defocus), bool(use_init_depth)
+        if residual_base is None:
+            residual_base = 'init_depth' if self.use_init_depth else 'constant'
+        if residual_base not in RESIDUAL_BASES:
+            raise ValueError(f'DepthNet residual_base must be one of {RESIDUAL_BASES} or None, got {residual_base!r}')
+        if residual_base == 'init_depth' and not self.use_init_depth:
+            raise ValueError("DepthNet residual_base='init_depth' needs use_init_depth=True (the initial depth is the "
+                             "base); use residual_base='constant'")
+        self.residual_base = residual_base
         self.depth_scale, self.default_depth = float(depth_scale), float(default_depth)
         self.in_channels = 3 + int(self.use_defocus) + int(self.use_init_depth)
 
@@ -185,7 +201,7 @@ class DepthNet(BaseDepthHead):
         for block, index in zip(self.up_blocks, self.skip_indices):
             x = block(x, feats[index])
         residual = self.residual_conv(_resize(x, image.shape[-2:]))
-        base = init_depth if self.use_init_depth else residual.new_tensor(self.default_depth)
+        base = init_depth if self.residual_base == 'init_depth' else residual.new_tensor(self.default_depth)
         return dict(depth=base + residual, residual=residual)
 
     def loss_by_feat(self,

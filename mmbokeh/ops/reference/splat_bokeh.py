@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import Union
 
 import torch
 import torch.nn.functional as F
@@ -17,12 +18,19 @@ def half_window(radius: torch.Tensor, kernel: str) -> torch.Tensor:
     return torch.floor(3 * torch.sqrt(radius * radius * 0.25 + GAUSSIAN_VAR0)) + 1
 
 
+def layer_centre(defocus: torch.Tensor, layer_width: float) -> torch.Tensor:
+    """Centre ``(floor(D / h) + 0.5) h`` of the depth layer of width h that holds each signed defocus D (no
+    gradient: the layer index is piecewise constant)."""
+    return (torch.floor(defocus.detach() / layer_width) + 0.5) * layer_width
+
+
 def splat_bokeh_reference(image: torch.Tensor,
                           defocus: torch.Tensor,
                           kernel: str = 'soft_disc',
-                          occlusion: bool = False,
+                          occlusion: Union[bool, str] = False,
                           margin: float = 1.0,
-                          sharpness: float = 4.0) -> torch.Tensor:
+                          sharpness: float = 4.0,
+                          layer_width: float = 0.25) -> torch.Tensor:
     """Scatter rendering, normalised by the accumulated weight.
 
     ``out(t) = sum_s w(s, t) I(s) / sum_s w(s, t)`` over sources s whose window holds t, with r = |defocus(s)| and
@@ -32,7 +40,11 @@ def splat_bokeh_reference(image: torch.Tensor,
     - ``gaussian``: ``w = exp(-rho^2 / (2 v)) / (2 pi v)``, ``v = r^2 / 4 + 0.1`` (the disc's second moment),
       window ``floor(3 sqrt(v)) + 1``;
     - ``occlusion``: w is multiplied by ``sigmoid(sharpness (D(s) - D(t) + margin))`` with D the signed defocus
-      (larger = nearer), so a target does not receive from sources more than ``margin`` px of defocus behind it.
+      (larger = nearer), so a target does not receive from sources more than ``margin`` px of defocus behind it
+      (``occlusion=True`` or ``'exact'``);
+    - ``occlusion='layered'``: the same gate with the source's defocus replaced by the centre of its depth layer,
+      ``sigmoid(sharpness (C(s) - D(t) + margin))``, ``C = (floor(D / h) + 0.5) h``, h = ``layer_width`` (what the
+      compiled kernels compute in time linear in r by scattering each layer on its own).
 
     Args:
         image: [B,C,H,W] float.
@@ -41,6 +53,11 @@ def splat_bokeh_reference(image: torch.Tensor,
     Returns:
         [B,C,H,W] rendered image.
     """
+    mode = ('exact' if occlusion else 'none') if isinstance(occlusion, bool) else occlusion
+    if mode not in ('none', 'exact', 'layered'):
+        raise ValueError(f"occlusion must be a bool, 'none', 'exact' or 'layered', got {occlusion!r}")
+    occlusion = mode != 'none'
+    source_gate = layer_centre(defocus, layer_width) if mode == 'layered' else defocus
     b, c, h, w = image.shape
     radius = defocus.abs()
     half = half_window(radius.detach(), kernel)
@@ -68,7 +85,7 @@ def splat_bokeh_reference(image: torch.Tensor,
             wt = wt * inside
             ys, xs = slice(pad_y + dy, pad_y + dy + h), slice(pad_x + dx, pad_x + dx + w)
             if occlusion:
-                wt = wt * torch.sigmoid(sharpness * (defocus - target_defocus[:, :, ys, xs] + margin))
+                wt = wt * torch.sigmoid(sharpness * (source_gate - target_defocus[:, :, ys, xs] + margin))
             acc[:, :, ys, xs] += wt * image
             wacc[:, :, ys, xs] += wt
     inner = (slice(None), slice(None), slice(pad_y, pad_y + h), slice(pad_x, pad_x + w))

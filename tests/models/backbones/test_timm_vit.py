@@ -63,3 +63,31 @@ def test_bad_arguments_name_the_problem():
         DINOv2(arch='xl')
     with pytest.raises(ValueError, match='multiple of the patch size'):
         _tiny()(torch.randn(1, 3, 50, 56))
+
+
+def test_with_cp_block_lists_checkpoint_only_those_blocks(monkeypatch):
+    """with_cp = [block indices] checkpoints those blocks only, with the outputs and gradients of no checkpointing;
+    forward(with_cp=False) turns it off for one call."""
+    from mmbokeh.models.backbones import timm_vit
+
+    calls = []
+    real = timm_vit.checkpoint
+    monkeypatch.setattr(timm_vit, 'checkpoint', lambda fn, *a, **k: calls.append(fn) or real(fn, *a, **k))
+    image = torch.randn(2, 3, 56, 56)
+    grads = []
+    for with_cp in (False, [0, -2]):
+        model = _tiny(with_cp=with_cp).train()
+        sum(t.square().mean() for t in model(image)).backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert model.cp_blocks == {0, 2} and calls == [model.vit.blocks[0], model.vit.blocks[2]]
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], msg=name)
+    calls.clear()
+    model(image, with_cp=False)
+    assert not calls
+    model.set_with_cp(True)
+    model(image)
+    assert len(calls) == 4 and model.cp_blocks == {0, 1, 2, 3}
+    for bad, error in ((['0'], TypeError), ('all', TypeError), ([4], ValueError), ([True], TypeError)):
+        with pytest.raises(error, match='with_cp'):
+            _tiny(with_cp=bad)

@@ -53,6 +53,24 @@ def test_depth_starts_at_the_initial_depth_exactly():
     assert torch.equal(baseline(image)['depth'], torch.full_like(init, 2.5))
 
 
+def test_constant_residual_base_takes_the_initial_depth_as_input_only():
+    net = _net(residual_base='constant', default_depth=1.5)
+    image, defocus, init = _inputs(2, 32, 40)
+    assert net.in_channels == 5
+    assert torch.equal(net(image, defocus, init)['depth'], torch.full_like(init, 1.5))  # zero residual at init
+    torch.nn.init.normal_(net.residual_conv.weight, std=0.1)
+    net.eval()
+    with torch.no_grad():  # the initial depth changes the output through the encoder, not as its base
+        a, b = net(image, defocus, init), net(image, defocus, init + 1.0)
+    assert torch.equal(a['depth'], 1.5 + a['residual'])
+    assert not torch.allclose(a['depth'], b['depth']) and not torch.allclose(b['depth'] - a['depth'],
+                                                                              torch.ones_like(init))
+    with pytest.raises(ValueError, match="residual_base='init_depth' needs use_init_depth=True"):
+        _net(use_init_depth=False, residual_base='init_depth')
+    with pytest.raises(ValueError, match=r"residual_base must be one of \('init_depth', 'constant'\)"):
+        _net(residual_base='zero')
+
+
 def test_init_cfg_does_not_undo_the_zero_init():
     net = _net(init_cfg=dict(type='Normal', layer='Conv2d', std=0.1))
     net.init_weights()

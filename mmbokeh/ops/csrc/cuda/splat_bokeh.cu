@@ -1,12 +1,14 @@
 // CUDA kernels of splat_bokeh: one thread per source pixel, exact weights over the whole window (like BokehMe's
 // renderer), float64 atomics for the scatter; the backward pass gathers per source and, with occlusion, scatters
-// the gate's gradient to the targets.
+// the gate's gradient to the targets. Used for the gaussian kernel and the exact occlusion gate; the soft disc
+// without occlusion takes the linear-time path of splat_linear.cu.
 #include <ATen/Dispatch.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/zeros.h>
 
 #include "../common/ops.h"
+#include "../common/splat_layered.h"
 #include "../common/splat_math.h"
 #include "cuda_utils.cuh"
 
@@ -126,6 +128,7 @@ std::vector<at::Tensor> splat_bokeh_forward(const at::Tensor& image, const at::T
                                             bool occlusion, double margin, double sharpness) {
   check_splat_inputs(image, defocus, kernel);
   TORCH_CHECK(image.is_cuda(), "splat_bokeh cuda kernel got a ", image.device(), " tensor");
+  if (kernel == kSoftDisc && !occlusion) return splat_disc_linear_forward(image, defocus);
   const c10::cuda::CUDAGuard guard(image.device());
   const int64_t B = image.size(0), C = image.size(1), H = image.size(2), W = image.size(3);
   auto acc = at::zeros({B, H, W, C + 1}, image.options().dtype(at::kDouble));
@@ -152,6 +155,7 @@ std::vector<at::Tensor> splat_bokeh_backward(const at::Tensor& grad_out, const a
               "splat_bokeh backward: saved tensors do not match the inputs");
   TORCH_CHECK(grad_out.scalar_type() == image.scalar_type() && grad_out.is_contiguous() && grad_out.is_cuda(),
               "grad_out must be a contiguous CUDA tensor with the image dtype");
+  if (kernel == kSoftDisc && !occlusion) return splat_disc_linear_backward(grad_out, image, defocus, out, wsum);
   const c10::cuda::CUDAGuard guard(image.device());
   const int64_t B = image.size(0), C = image.size(1), H = image.size(2), W = image.size(3);
   auto pq = at::empty({B, H, W, C + 1}, image.options().dtype(at::kDouble));
