@@ -29,9 +29,8 @@ from typing import Dict, List, Optional
 import torch
 
 __all__ = [
-    'ENV_BUILD_DIR', 'ENV_IMPL', 'IMPLS', 'backend_info', 'build_extension', 'compile_flags', 'default_build_dir',
-    'find_cuda_home',
-    'load_extension', 'resolve_impl', 'source_hash', 'sources'
+    'ENV_BUILD_DIR', 'ENV_IMPL', 'IMPLS', 'alert_not_deterministic', 'backend_info', 'build_extension', 'compile_flags',
+    'default_build_dir', 'find_cuda_home', 'load_extension', 'resolve_impl', 'source_hash', 'sources'
 ]
 
 IMPLS = ('reference', 'cpu', 'cuda')
@@ -180,6 +179,28 @@ def load_extension(kind: str) -> Optional[ModuleType]:
 def backend_info() -> Dict[str, str]:
     """How each loaded kind was obtained (or why it was not), for diagnostics."""
     return dict(_reasons)
+
+
+def alert_not_deterministic(op: str) -> None:
+    """Honour ``torch.use_deterministic_algorithms`` for a CUDA kernel that accumulates with atomic adds.
+
+    Atomic float additions land in a different order from run to run, so the last bits of the result vary. As
+    torch's own nondeterministic kernels do: raise when deterministic algorithms are required (mmengine's
+    ``randomness.deterministic=True`` requires them), warn in ``warn_only`` mode, else nothing. The CPU kernels and
+    the reference are deterministic.
+
+    Raises:
+        RuntimeError: deterministic algorithms are required; the message names ``op`` and the ways out.
+    """
+    if not torch.are_deterministic_algorithms_enabled():
+        return
+    msg = (f'{op} on CUDA accumulates with atomic adds and is not deterministic, but torch.use_deterministic_'
+           'algorithms(True) is set (mmengine: randomness.deterministic=True). Run it on the CPU (impl="cpu"), or '
+           'allow it with torch.use_deterministic_algorithms(True, warn_only=True).')
+    if torch.is_deterministic_algorithms_warn_only_enabled():
+        warnings.warn(msg, stacklevel=3)
+    else:
+        raise RuntimeError(msg)
 
 
 def resolve_impl(impl: Optional[str], device: torch.device) -> str:

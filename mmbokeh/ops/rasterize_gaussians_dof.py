@@ -7,7 +7,7 @@ from typing import Optional, Tuple, Union
 import torch
 from torch.autograd.function import once_differentiable
 
-from ._backend import load_extension, resolve_impl
+from ._backend import alert_not_deterministic, load_extension, resolve_impl
 from ._projection import bin_tiles, project_gaussians
 from .reference import composite_reference
 
@@ -159,6 +159,9 @@ def rasterize_gaussians_dof(means3d: torch.Tensor,
         color, acc_depth, alpha = composite_reference(proj.means2d, proj.conics, proj.opacities, proj.colors,
                                                       proj.depths, width, height)
     else:
+        if which == 'cuda' and torch.is_grad_enabled() and any(
+                t.requires_grad for t in (proj.means2d, proj.conics, proj.opacities, proj.colors, proj.depths)):
+            alert_not_deterministic('rasterize_gaussians_dof (backward)')
         offsets, ids = bin_tiles(proj.means2d.detach(), proj.extents, width, height, tile_size)
         color, acc_depth, alpha = _CompositeFunction.apply(proj.means2d.contiguous(), proj.conics.contiguous(),
                                                            proj.opacities.contiguous(), proj.colors.contiguous(),

@@ -8,7 +8,7 @@ from typing import Optional, Union
 import torch
 from torch.autograd.function import once_differentiable
 
-from ._backend import load_extension, resolve_impl
+from ._backend import alert_not_deterministic, load_extension, resolve_impl
 from ._validation import check_choice, check_image, check_map
 from .reference import splat_bokeh_reference
 
@@ -135,6 +135,8 @@ def splat_bokeh(image: torch.Tensor,
     which = resolve_impl(impl, image.device)
     if which == 'reference':
         return splat_bokeh_reference(image, defocus, kernel, mode, OCCLUSION_MARGIN, OCCLUSION_SHARPNESS, layer_width)
+    if which == 'cuda':
+        alert_not_deterministic('splat_bokeh')
     ext = load_extension(which)
     if mode == 'layered':
         layer = torch.floor(defocus.detach() / layer_width).to(torch.int32).contiguous()

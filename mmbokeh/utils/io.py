@@ -1,5 +1,6 @@
 """File output helpers: atomic writes (a temporary file in the same folder, then a rename: readers never see a
 half-written file, an interrupted writer leaves no partial file) and stable per-image output names."""
+import io
 import os
 import os.path as osp
 import tempfile
@@ -59,6 +60,14 @@ def atomic_write_bytes(path: Union[str, Path], data: bytes) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, 'wb') as f:
             f.write(data)
+
+
+def atomic_save_figure(fig, path: Union[str, Path], dpi: int = 100) -> None:
+    """Render the matplotlib figure ``fig`` as a PNG of ``dpi`` pixels per inch and write it through
+    :func:`atomic_write_bytes` (a reader never sees half a picture)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=dpi)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def output_stem(img_path: str) -> str:

@@ -8,12 +8,11 @@ its value.
                              series={'layered': ([8, 16, 32], [57.5, 94.6, 177.5])})]
     fig = plot_benchmark(panels, out='work_dirs/benchmarks/stack.png', title='benchmark_stack')
 """
-import io
 import math
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Sequence, Tuple
 
-from mmbokeh.utils.io import atomic_write_bytes
+from mmbokeh.utils.io import atomic_save_figure
 
 #: where the benchmark tools save their figure unless told otherwise (``--plot``)
 DEFAULT_PLOT_DIR = 'work_dirs/benchmarks'
@@ -93,7 +92,5 @@ def plot_benchmark(panels: Sequence[BenchmarkPanel], out: Optional[str] = None, 
     if title:
         fig.suptitle(title)
     if out is not None:
-        buf = io.BytesIO()
-        fig.savefig(buf, format='png', dpi=dpi)
-        atomic_write_bytes(out, buf.getvalue())
+        atomic_save_figure(fig, out, dpi)
     return fig

@@ -10,7 +10,6 @@ is the command line; the benchmark tools can reuse :func:`plot_curves` for their
     fig = plot_curves(logs, ['loss', 'abs_rel'], out='curves.png')  # axes: fig.axes, lines: ax.get_lines()
 """
 import glob
-import io
 import json
 import os.path as osp
 import statistics
@@ -18,7 +17,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from mmbokeh.utils.io import atomic_write_bytes
+from mmbokeh.utils.io import atomic_save_figure
 
 #: keys that index a record rather than being curves
 INDEX_KEYS = ('step', 'iter', 'epoch')
@@ -214,9 +213,7 @@ def plot_curves(logs: Sequence[RunLog], keys: Sequence[str], legend: Optional[Se
     if title:
         fig.suptitle(title)
     if out is not None:
-        buf = io.BytesIO()
-        fig.savefig(buf, format='png', dpi=dpi)
-        atomic_write_bytes(out, buf.getvalue())
+        atomic_save_figure(fig, out, dpi)
     return fig
 
 

@@ -77,3 +77,14 @@ def test_rasterize_cuda_matches_reference():
     cuda = _grads(render('cuda', 'cuda'), [x.cuda() for x in (means, scales, quats, opac, colors)])
     for a, b in zip(ref[0] + ref[1], cuda[0] + cuda[1]):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+
+
+def test_atomic_kernels_refuse_deterministic_mode():
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        torch.use_deterministic_algorithms(True)
+        image, defocus = torch.rand(1, 3, 8, 8, device='cuda'), torch.ones(1, 1, 8, 8, device='cuda')
+        with pytest.raises(RuntimeError, match='splat_bokeh on CUDA'):
+            splat_bokeh(image, defocus, impl='cuda')
+    finally:
+        torch.use_deterministic_algorithms(before)
