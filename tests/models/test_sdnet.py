@@ -83,7 +83,9 @@ def test_training_views_are_distinct_reproducible_and_advance_with_each_step():
 
 def test_thin_lens_depth_follows_the_predicted_coc_and_splat_depth_is_eq13():
     torch.manual_seed(0)
-    model = MODELS.build(tiny_model_cfg(test_cfg=dict(view=1))).eval()
+    cfg = tiny_model_cfg(test_cfg=dict(view=1))
+    cfg['depth_net']['residual_base'] = 'init_depth'  # the paper's residual over the initial depth (eq. 15)
+    model = MODELS.build(cfg).eval()
     inputs, _ = batch(num=1)
     with torch.no_grad():
         out = model._forward(inputs)

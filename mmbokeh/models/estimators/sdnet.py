@@ -199,7 +199,7 @@ class SDNet(BaseDepthEstimator):
         self.num_loss_calls += 1
         views01 = self._to_unit(frames)
         gt_coc, valid, losses = None, None, {}
-        if self.defocus_head is not None and self.defocus_head.coc_sup_weight > 0:
+        if self.defocus_head is not None and self.defocus_head.needs_gt_coc:
             gt = stack_gt_depth(data_samples).to(frames)[:, None]
             valid = (gt > self.train_cfg['min_depth']) & (gt <= self.train_cfg['max_depth'])
             camera = inputs['camera'][:, :, None, None, None]

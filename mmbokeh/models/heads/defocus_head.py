@@ -31,7 +31,11 @@ class DefocusHead(BaseModule):
     rendered images (eq. 6), ``loss_recon`` between rendered and real views (eq. 12), ``loss_smooth`` edge-aware
     smoothness of the defocus maps (eq. 16, "we employ ... a smoothness loss"), and ``loss_coc`` =
     ``coc_sup_weight * mean |coc - coc_gt|`` over valid pixels, an optional supervision by the ground-truth signed
-    CoC (DefocusNet supervises its defocus maps; the paper does not, so it is off, weight 0, by default).
+    CoC (the paper's losses do not include it, so it is off, weight 0, by default), and ``loss_defocus_sup`` =
+    ``defocus_sup_weight * mean |defocus - min(|c_gt| / coc_norm_px, 1)|``: the defocus map supervised by the
+    ground-truth blur, as DefocusNet supervises its defocus maps (the paper trains on FoD500 and NYUv2 "due to the
+    lack of ground truth for defocus maps" in MobileDFF, i.e. with such targets; off by default). Without it the
+    defocus map is held only by the Siamese loss, which a constant map satisfies.
 
     Args:
         in_channels: channels of the encoder levels (fine to coarse).
@@ -39,6 +43,7 @@ class DefocusHead(BaseModule):
         max_coc_px: bound of |coc| in pixels.
         coc_norm_px: |CoC| that maps to defocus 1 (None: ``max_coc_px``).
         coc_sup_weight: weight of ``loss_coc`` (0: off).
+        defocus_sup_weight: weight of ``loss_defocus_sup`` (0: off).
     """
 
     def __init__(self,
@@ -53,6 +58,7 @@ class DefocusHead(BaseModule):
                  loss_recon: Optional[dict] = dict(type='mmbokeh.ReconstructionLoss', alpha=0.85),
                  loss_smooth: Optional[dict] = dict(type='mmbokeh.EdgeAwareSmoothnessLoss', loss_weight=0.01),
                  coc_sup_weight: float = 0.0,
+                 defocus_sup_weight: float = 0.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if not in_channels:
@@ -72,6 +78,14 @@ class DefocusHead(BaseModule):
         if not coc_sup_weight >= 0:
             raise ValueError(f'DefocusHead: coc_sup_weight must be >= 0, got {coc_sup_weight!r}')
         self.coc_sup_weight = float(coc_sup_weight)
+        if not defocus_sup_weight >= 0:
+            raise ValueError(f'DefocusHead: defocus_sup_weight must be >= 0, got {defocus_sup_weight!r}')
+        self.defocus_sup_weight = float(defocus_sup_weight)
+
+    @property
+    def needs_gt_coc(self) -> bool:
+        """Whether :meth:`loss_by_feat` uses the ground-truth CoC (``coc_sup_weight`` or ``defocus_sup_weight``)."""
+        return self.coc_sup_weight > 0 or self.defocus_sup_weight > 0
 
     def forward(self, feats: Sequence[torch.Tensor], out_size: Sequence[int]) -> Dict[str, torch.Tensor]:
         """feats: encoder levels [N, C_i, h_i, w_i], fine to coarse; out_size (H, W) -> dict(defocus, coc)."""
@@ -100,7 +114,8 @@ class DefocusHead(BaseModule):
             outputs: ``defocus`` and ``coc`` [B, V, 1, H, W].
             views: the real views [B, V, 3, H, W] in [0, 1].
             rendered: the views rendered by the Gaussian branch [B, V, 3, H, W] in [0, 1], or None.
-            gt_coc: ground-truth signed CoC [B, V, 1, H, W] px (for ``loss_coc``), valid where ``valid``
+            gt_coc: ground-truth signed CoC [B, V, 1, H, W] px (for ``loss_coc`` and ``loss_defocus_sup``), valid
+                where ``valid``
                 ([B, 1, 1, H, W] bool).
         """
         losses: Dict[str, torch.Tensor] = {}
@@ -120,8 +135,12 @@ class DefocusHead(BaseModule):
                 add(self.loss_recon, self.loss_recon(rendered.flatten(0, 1), views.flatten(0, 1)))
             if self.loss_blur is not None:
                 add(self.loss_blur, self.loss_blur(rendered.flatten(0, 1)))
-        if self.coc_sup_weight > 0 and gt_coc is not None:
+        if gt_coc is not None:
             mask = torch.ones_like(gt_coc, dtype=torch.bool) if valid is None else valid.expand_as(gt_coc)
-            err = (outputs['coc'].float() - gt_coc.float()).abs()[mask]
-            losses['loss_coc'] = self.coc_sup_weight * (err.mean() if err.numel() else err.sum())
+            supervised = (('loss_coc', self.coc_sup_weight, outputs['coc'], gt_coc),
+                          ('loss_defocus_sup', self.defocus_sup_weight, defocus, self.defocus_target(gt_coc)))
+            for name, weight, pred, target in supervised:
+                if weight > 0:
+                    err = (pred.float() - target.float()).abs()[mask]
+                    losses[name] = weight * (err.mean() if err.numel() else err.sum())
         return losses

@@ -53,6 +53,21 @@ def test_losses_by_hand():
     assert set(losses) == {'loss_defocus', 'loss_recon', 'loss_coc'}
 
 
+def test_defocus_map_supervision_by_hand():
+    head = small_head(max_coc_px=8.0, coc_norm_px=2.0, defocus_sup_weight=3.0)
+    assert head.needs_gt_coc and not small_head().needs_gt_coc
+    # one view of 1x3 pixels; gt CoC -1, 0.5, 5 px -> targets 0.5, 0.25, 1 (clipped); the third pixel is invalid
+    defocus = torch.tensor([0.5, 0.75, 0.0]).reshape(1, 1, 1, 1, 3)
+    gt_coc = torch.tensor([-1.0, 0.5, 5.0]).reshape(1, 1, 1, 1, 3)
+    valid = torch.tensor([True, True, False]).reshape(1, 1, 1, 1, 3)
+    out = dict(defocus=defocus, coc=torch.zeros_like(defocus))
+    losses = head.loss_by_feat(out, torch.zeros(1, 1, 3, 1, 3), None, gt_coc, valid)
+    # |0.5 - 0.5| and |0.75 - 0.25| over the two valid pixels: mean 0.25, weight 3
+    assert set(losses) == {'loss_defocus_sup'} and math.isclose(float(losses['loss_defocus_sup']), 0.75, abs_tol=1e-6)
+    with pytest.raises(ValueError, match='defocus_sup_weight'):
+        small_head(defocus_sup_weight=-0.5)
+
+
 def test_single_view_has_no_defocus_loss_and_none_disables_a_term():
     head = small_head(loss_defocus=dict(type='mmbokeh.SiameseDefocusLoss', patch_size=1),
                       loss_blur=dict(type='mmbokeh.BlurLoss'))
