@@ -31,6 +31,27 @@ def test_one_view_is_its_own_global_feature():
     torch.testing.assert_close(neck([x], 1)[0], expected)
 
 
+def test_view_dropout_trains_some_samples_unfused_and_never_changes_eval():
+    torch.manual_seed(0)
+    neck = ViewMaxPoolFusion([4, 6], view_dropout=0.5, norm_cfg=None, act_cfg=None)
+    feats = [torch.randn(8 * 2, 4, 3, 3), torch.randn(8 * 2, 6, 2, 2)]  # B = 8 samples, V = 2 views
+    fused = ViewMaxPoolFusion([4, 6], norm_cfg=None, act_cfg=None)
+    fused.load_state_dict(neck.state_dict())
+    alone = [neck([f[i:i + 1] for f in feats], 1) for i in range(16)]  # each view by itself
+    torch.manual_seed(1)
+    out = neck.train()(feats, 2)
+    torch.manual_seed(1)
+    drawn = torch.rand(8) < 0.5  # the neck's draw: one per sample, shared by the levels
+    assert 0 < int(drawn.sum()) < 8
+    for level in range(2):
+        for row in range(16):
+            want = alone[row][level][0] if drawn[row // 2] else fused.eval()(feats, 2)[level][row]
+            torch.testing.assert_close(out[level][row], want)
+    assert torch.equal(neck.eval()(feats, 2)[0], fused.eval()(feats, 2)[0])  # inference always fuses
+    with pytest.raises(ValueError, match=r'view_dropout must be in \[0, 1\)'):
+        ViewMaxPoolFusion([4], view_dropout=1.0)
+
+
 def test_errors_name_the_problem():
     with pytest.raises(ValueError, match='in_channels'):
         ViewMaxPoolFusion([])
