@@ -10,7 +10,7 @@
 _base_ = ['./dav2-s_synthetic_baseline.py']
 k_values = [3.0, 6.0, 9.0]  # blur radius K |1/d - 1/1 m|: up to 8 px at the far wall of a 126 px image
 # The exact occlusion gate: the demo's figures (docs/bokehdepth.md) were measured with it; the physical backend's
-# default, occlusion='layered', is 4.5x faster at 640x480 and within 0.015 of it (docs/performance.md).
+# default, occlusion='layered', is 4.9x faster at 640x480 and within 0.02 of it (docs/performance.md).
 bokeh_stack = dict(type='BokehStackGenerator', backend=dict(type='physical', occlusion='exact'), k_values=k_values,
                    focus=1.0, seed=0)
 train_pipeline = [bokeh_stack, dict(type='RandomFlip', prob=0.5), dict(type='PackDepthInputs')]

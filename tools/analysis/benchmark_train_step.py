@@ -58,8 +58,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--no-stack-grad', action='store_true')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, help="torch threads of each process (default: torch's own choice)")
-    parser.add_argument('--plot', default=osp.join('work_dirs', 'benchmarks', 'benchmark_train_step.png'),
-                        help='PNG of the figures (time and peak memory per policy)')
+    parser.add_argument('--plot', help='PNG of the figures (time and peak memory per policy; default '
+                        'work_dirs/benchmarks/benchmark_train_step.png)')
     parser.add_argument('--worker', help=argparse.SUPPRESS)  # JSON spec of one process (internal)
     return parser.parse_args()
 
@@ -221,15 +221,16 @@ def main() -> None:
     if not rows:
         return
     # imported here, not at the top: the worker processes measure their peak memory without it
-    from mmbokeh.visualization.benchmark_plot import BenchmarkPanel, plot_benchmark
+    from mmbokeh.visualization.benchmark_plot import DEFAULT_PLOT_DIR, BenchmarkPanel, plot_benchmark
+    plot = args.plot or osp.join(DEFAULT_PLOT_DIR, 'benchmark_train_step.png')
     time_label = 'CPU s per step (one thread)' if by_cpu else 's per step (wall)'
     panels = [BenchmarkPanel('time per training step', time_label, values={n: r[0] for n, r in rows.items()},
                              target=0.7 * ref if ref else None, target_label='0.7x official'),
               BenchmarkPanel(f'peak memory ({where})', 'GB', values={n: r[2] / 1e9 for n, r in rows.items()},
                              target=None if args.device.startswith('cuda') else 8.0, target_label='8 GB')]
-    plot_benchmark(panels, out=args.plot, title=f'{args.config}: batch {args.batch}, {args.frames} stack frames, '
+    plot_benchmark(panels, out=plot, title=f'{args.config}: batch {args.batch}, {args.frames} stack frames, '
                    f'{args.size} px, {args.device}')
-    print(f'figure: {args.plot}')
+    print(f'figure: {plot}')
 
 
 if __name__ == '__main__':

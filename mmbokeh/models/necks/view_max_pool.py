@@ -48,8 +48,8 @@ class ViewMaxPoolFusion(BaseModule):
             raise ValueError(f'ViewMaxPoolFusion: got {len(feats)} feature levels, built for {len(self.fuse)}')
         out, alone = [], None
         if self.training and self.view_dropout > 0:
-            samples = feats[0].shape[0] // num_views if feats else 0
-            alone = torch.rand(samples, device=feats[0].device) < self.view_dropout  # [B]: these see only themselves
+            # [B]: the samples that see only themselves this step
+            alone = torch.rand(feats[0].shape[0] // num_views, device=feats[0].device) < self.view_dropout
         for feat, fuse, channels in zip(feats, self.fuse, self.in_channels):
             if feat.shape[1] != channels or feat.shape[0] % num_views:
                 raise ValueError(f'ViewMaxPoolFusion: level of shape {tuple(feat.shape)} does not fit '
