@@ -42,6 +42,7 @@ def main() -> None:
         from mmengine.evaluator import DumpResults
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     runner.test()
+    del runner  # frees the DDP wrapper and its process group before the teardown
     teardown_distributed()
 
 

@@ -66,6 +66,7 @@ def main() -> None:
     # mmengine's Runner, or the config's `runner_type` (e.g. FlexibleRunner with an FSDP strategy), as mmdet does
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+    del runner  # frees the DDP wrapper and its process group before the teardown
     teardown_distributed()
 
 

@@ -1,4 +1,5 @@
 """Run-time set-up shared by the tools: CPU distributed training and early checks of what a config needs."""
+import gc
 import os
 from pathlib import Path
 
@@ -81,7 +82,12 @@ def amp_fallback_without_cuda(cfg: Config) -> bool:
 
 def teardown_distributed() -> None:
     """Destroy the default process group, if any, before the interpreter exits: gloo's threads still running at exit
-    can abort the process ("terminate called without an active exception") after a successful run."""
+    can abort the process ("terminate called without an active exception") after a successful run.
+
+    Call it after dropping the runner: the DDP wrapper's reducer holds the process group, and collecting it here,
+    while the interpreter is whole, keeps its destructor out of interpreter finalization."""
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+        gc.collect()
         dist.destroy_process_group()
+        gc.collect()

@@ -36,7 +36,9 @@ def train_options(tmp_path: Path, ckpt: Path) -> List[str]:
     """``--cfg-options`` for two iterations of a NYU + cached-stack config on :func:`make_tiny_nyu`'s tree."""
     data, stacks = tmp_path / 'nyu', tmp_path / 'stacks'
     opts = [f'load_from={ckpt}', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-            'train_dataloader.batch_size=1', 'default_hooks.logger.interval=1']
+            'train_dataloader.batch_size=1', 'default_hooks.logger.interval=1',
+            # ViT-L weights with AdamW state are 4.7 GB per checkpoint: save the weights only
+            'default_hooks.checkpoint.save_optimizer=False']
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         opts += [f'{loader}.dataset.data_root={data}', f'{loader}.num_workers=0', f'{loader}.persistent_workers=False',
                  f'{loader}.dataset.pipeline.2.backend.root={stacks}',
