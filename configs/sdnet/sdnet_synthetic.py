@@ -1,4 +1,4 @@
-# CPU demo of SDNet on the embedded synthetic rooms rendered as focal stacks (no download, about 15 minutes on two
+# CPU demo of SDNet on the embedded synthetic rooms rendered as focal stacks (no download, about 13 minutes on two
 # cores). The camera is chosen so that blur carries depth at 64 px: f 20 mm, N 2, 15 um pixels (K about 6.8 px m);
 # four frames focused at 0.5, 1, 1.5, 3 m, Gaussian PSF in a 31 px window (DEReD's 7 would cut radii above 3 px).
 # Training uses two random frames per scene; evaluation predicts depth from ONE defocused frame, the stack's middle

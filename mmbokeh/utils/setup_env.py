@@ -90,4 +90,3 @@ def teardown_distributed() -> None:
         dist.barrier()
         gc.collect()
         dist.destroy_process_group()
-        gc.collect()

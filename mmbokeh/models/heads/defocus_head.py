@@ -114,9 +114,8 @@ class DefocusHead(BaseModule):
             outputs: ``defocus`` and ``coc`` [B, V, 1, H, W].
             views: the real views [B, V, 3, H, W] in [0, 1].
             rendered: the views rendered by the Gaussian branch [B, V, 3, H, W] in [0, 1], or None.
-            gt_coc: ground-truth signed CoC [B, V, 1, H, W] px (for ``loss_coc`` and ``loss_defocus_sup``), valid
-                where ``valid``
-                ([B, 1, 1, H, W] bool).
+            gt_coc: ground-truth signed CoC [B, V, 1, H, W] px (for ``loss_coc`` and ``loss_defocus_sup``).
+            valid: where ``gt_coc`` holds, [B, 1, 1, H, W] bool (None: everywhere).
         """
         losses: Dict[str, torch.Tensor] = {}
 
